@@ -1,0 +1,16 @@
+"""kube-scheduler, deployed per stack: read and validate config, build the components, export."""
+
+import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env
+
+from components.config import ConfigError, load_config, project_values
+from components.stack import build
+
+try:
+    config = load_config(project_values({**get_config_env(), **CONFIG}))
+except ConfigError as e:
+    # Raised before any resource is registered: invalid input creates nothing.
+    raise SystemExit(str(e)) from None
+
+for key, value in build(config).items():
+    pulumi.export(key, value)

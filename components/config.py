@@ -1,0 +1,661 @@
+"""The stack's configuration: one typed model, validated before any resource exists.
+
+Values come from Pulumi config (`<project>:<key>`); structured keys hold JSON objects. Every
+problem is reported at once, each naming the config key, what was expected and what was received
+(secret values are never echoed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from components.render.scheduler_config import SCORING_STRATEGIES
+from components.render.versions import KubeVersion, parse_kube_version
+
+PROJECT = "kube-scheduler"
+
+# Every top-level key the program reads; Pulumi.yaml declares the same set (a test checks).
+TOP_LEVEL_KEYS = (
+    "kubernetesVersion",
+    "clusterName",
+    "apiServerUrl",
+    "caCert",
+    "caCertFile",
+    "caKey",
+    "caKeyFile",
+    "sshPrivateKey",
+    "sshPrivateKeyFile",
+    "certificate",
+    "bareMetal",
+    "inCluster",
+    "kubeconfig",
+    "kubeconfigFile",
+    "outputMode",
+    "renderDir",
+)
+STRUCTURED_KEYS = frozenset({"certificate", "bareMetal", "inCluster"})
+SECRET_KEYS = frozenset({"caKey", "sshPrivateKey", "kubeconfig"})
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_HOST_KEY = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|rsa-sha2-(256|512)) [A-Za-z0-9+/]+=*( .*)?$"
+)
+# Kubernetes resource.Quantity, decimal or binary suffix (apimachinery's quantity grammar).
+_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
+
+
+class ConfigError(Exception):
+    """All problems found in the stack config; `problems` holds one message per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid stack configuration ({len(problems)} problem(s)):\n{lines}")
+
+
+class _Model(BaseModel):
+    # camelCase keys as Pulumi config conventionally uses; unknown keys are typos, not ignored.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+def _check_quantity(value: str) -> str:
+    if not _QUANTITY.match(value) or float(re.sub(r"[A-Za-z]+$", "", value) or "0") <= 0:
+        raise ValueError(f"expected a positive Kubernetes quantity such as 500m or 512Mi, got {value!r}")
+    return value
+
+
+class Subject(_Model):
+    # Defaults from the seeds' cfssl CSR ("Kubernetes The Hard Way").
+    country: str = "US"
+    province: str = "Oregon"
+    locality: str = "Portland"
+    organizational_unit: str = "Kubernetes The Hard Way"
+
+
+class CertificateSettings(_Model):
+    key_algorithm: Literal["RSA", "ECDSA"] = "RSA"  # seeds: rsa 2048
+    rsa_bits: Literal[2048, 3072, 4096] = 2048
+    ecdsa_curve: Literal["P256", "P384"] = "P256"
+    subject: Subject = Subject()
+    validity_hours: int = Field(default=8760, gt=0)  # one year, like kubeadm
+    early_renewal_hours: int = Field(default=720, ge=0)  # renew 30 days before expiry
+
+    @model_validator(mode="after")
+    def _renewal_inside_validity(self) -> CertificateSettings:
+        if self.early_renewal_hours >= self.validity_hours:
+            raise ValueError(
+                f"earlyRenewalHours: expected less than validityHours ({self.validity_hours}), "
+                f"got {self.early_renewal_hours}"
+            )
+        return self
+
+
+class Host(_Model):
+    name: str
+    address: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = "root"
+    private_key_file: str | None = None
+    use_agent: bool = False
+    host_key: str | None = None
+    host_key_file: str | None = None
+    api_server_url: str | None = None  # opsnull points each master at its own API server
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _DNS_LABEL.match(v):
+            raise ValueError(f"expected a DNS-1123 label (lowercase, digits, '-'), got {v!r}")
+        return v
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            # All-numeric dotted names are mistyped IPs, not DNS names.
+            if not _DNS_NAME.match(v) or re.fullmatch(r"[0-9.]+", v):
+                raise ValueError(f"expected an IP address or DNS name, got {v!r}") from None
+        return v
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key(cls, v: str | None) -> str | None:
+        if v is not None and not _HOST_KEY.match(v.strip()):
+            raise ValueError(f"expected an OpenSSH public key line ('ssh-ed25519 AAAA...'), got {v!r}")
+        return v.strip() if v else v
+
+    @field_validator("api_server_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        return _https_url(v) if v is not None else v
+
+
+class BinarySource(_Model):
+    # Upstream release layout; {version} is the Kubernetes version without "v".
+    url: str | None = None
+    sha256: str | None = None
+    local_file: str | None = None
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha(cls, v: str | None) -> str | None:
+        if v is not None and not _SHA256.match(v):
+            raise ValueError(f"expected 64 lowercase hex digits, got {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BinarySource:
+        if (self.url is None) == (self.local_file is None):
+            raise ValueError(
+                "expected exactly one of url (with sha256) or localFile, "
+                f"got url={self.url!r} localFile={self.local_file!r}"
+            )
+        if self.url is not None:
+            if not self.url.startswith("https://"):
+                raise ValueError(f"url: expected an https:// URL, got {self.url!r}")
+            if self.sha256 is None:
+                raise ValueError(f"sha256: required with url (no unverified downloads), got {self.url!r}")
+        return self
+
+
+class InstallPaths(_Model):
+    binary: str = "/usr/local/bin/kube-scheduler"
+    config_dir: str = "/etc/kubernetes/scheduler"
+
+    @field_validator("binary", "config_dir")
+    @classmethod
+    def _abs(cls, v: str) -> str:
+        if not _PATH.match(v) or ".." in v.split("/"):
+            raise ValueError(f"expected an absolute path without '..', got {v!r}")
+        return v.rstrip("/")
+
+
+class LeaderElection(_Model):
+    # Upstream kube-scheduler defaults.
+    lease_duration_seconds: int = Field(default=15, ge=1)
+    renew_deadline_seconds: int = Field(default=10, ge=1)
+    retry_period_seconds: int = Field(default=2, ge=1)
+
+    @model_validator(mode="after")
+    def _ordering(self) -> LeaderElection:
+        if self.renew_deadline_seconds >= self.lease_duration_seconds:
+            raise ValueError(
+                f"renewDeadlineSeconds: expected less than leaseDurationSeconds "
+                f"({self.lease_duration_seconds}), got {self.renew_deadline_seconds}"
+            )
+        if self.retry_period_seconds >= self.renew_deadline_seconds:
+            raise ValueError(
+                f"retryPeriodSeconds: expected less than renewDeadlineSeconds "
+                f"({self.renew_deadline_seconds}), got {self.retry_period_seconds}"
+            )
+        return self
+
+
+class BareMetal(_Model):
+    enabled: bool = False
+    hosts: list[Host] = []
+    insecure_skip_host_key_check: bool = False
+    binary: BinarySource = BinarySource(
+        url="https://dl.k8s.io/v{version}/bin/linux/amd64/kube-scheduler", sha256="0" * 64
+    )
+    paths: InstallPaths = InstallPaths()
+    bind_address: str = "0.0.0.0"  # metrics/healthz reachable for scraping (anchors: trip 6)
+    verbosity: int = Field(default=2, ge=0, le=10)
+    leader_election: LeaderElection = LeaderElection()
+    qps: float = Field(default=50.0, gt=0)  # upstream defaults
+    burst: int = Field(default=100, ge=1)
+    health_timeout_seconds: int = Field(default=60, ge=5, le=600)
+
+    @field_validator("bind_address")
+    @classmethod
+    def _bind(cls, v: str) -> str:
+        try:
+            ipaddress.ip_address(v)
+        except ValueError:
+            raise ValueError(f"expected an IP address, got {v!r}") from None
+        return v
+
+
+class Resources(_Model):
+    cpu: str = "500m"  # seed 004
+    memory: str = "512Mi"
+
+    @field_validator("cpu", "memory")
+    @classmethod
+    def _q(cls, v: str) -> str:
+        return _check_quantity(v)
+
+
+class InCluster(_Model):
+    enabled: bool = False
+    scheduler_name: str = "custom-k8s-scheduler"  # seed 004
+    namespace: str = "kube-system"
+    replicas: int = Field(default=2, ge=1)
+    image: str | None = None  # default registry.k8s.io/kube-scheduler:v<version>
+    image_digest: str | None = None
+    scoring_strategy: str = "MostAllocated"
+    resource_weights: dict[str, int] = {"cpu": 1, "memory": 1}
+    qps: float = Field(default=100.0, gt=0)
+    burst: int = Field(default=200, ge=1)
+    excluded_node_label_keys: list[str] = ["karpenter.sh/nodepool"]
+    resources: Resources = Resources()
+    verbosity: int = Field(default=2, ge=0, le=10)
+    create_sample_pod: bool = True
+    # Wait for the Deployment and sample pod to be ready (needs kubelets that run them).
+    wait_for_ready: bool = True
+    leader_election: LeaderElection = LeaderElection()
+
+    @field_validator("scheduler_name", "namespace")
+    @classmethod
+    def _dns(cls, v: str) -> str:
+        if not _DNS_LABEL.match(v):
+            raise ValueError(f"expected a DNS-1123 label, got {v!r}")
+        return v
+
+    @field_validator("scoring_strategy")
+    @classmethod
+    def _strategy(cls, v: str) -> str:
+        if v not in SCORING_STRATEGIES:
+            raise ValueError(f"expected one of {sorted(SCORING_STRATEGIES)}, got {v!r}")
+        return v
+
+    @field_validator("resource_weights")
+    @classmethod
+    def _weights(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = {k: w for k, w in v.items() if not 1 <= w <= 100}
+        if bad or not v:
+            raise ValueError(f"expected weights from 1 to 100 per resource, got {bad or v!r}")
+        return v
+
+    @field_validator("excluded_node_label_keys")
+    @classmethod
+    def _labels(cls, v: list[str]) -> list[str]:
+        bad = [k for k in v if not _LABEL_KEY.match(k)]
+        if bad:
+            raise ValueError(f"expected label keys like 'karpenter.sh/nodepool', got {bad!r}")
+        return v
+
+    @field_validator("image_digest")
+    @classmethod
+    def _digest(cls, v: str | None) -> str | None:
+        if v is not None and not _IMAGE_DIGEST.match(v):
+            raise ValueError(f"expected 'sha256:' and 64 hex digits, got {v!r}")
+        return v
+
+
+def _https_url(v: str) -> str:
+    if not re.match(r"^https://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?/?$", v):
+        raise ValueError(f"expected an https:// URL of the API server, got {v!r}")
+    return v.rstrip("/")
+
+
+class _Raw(_Model):
+    """The shape of the config as written; files are resolved into `StackConfig` afterwards."""
+
+    kubernetes_version: str
+    cluster_name: str = "kubernetes"
+    api_server_url: str
+    ca_cert: str | None = None
+    ca_cert_file: str | None = None
+    ca_key: SecretStr | None = None
+    ca_key_file: str | None = None
+    ssh_private_key: SecretStr | None = None
+    ssh_private_key_file: str | None = None
+    certificate: CertificateSettings = CertificateSettings()
+    bare_metal: BareMetal = BareMetal()
+    in_cluster: InCluster = InCluster()
+    kubeconfig: SecretStr | None = None
+    kubeconfig_file: str | None = None
+    output_mode: Literal["apply", "render"] = "apply"
+    render_dir: str = ".render"
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        parse_kube_version(v)  # raises with the supported range in its message
+        return v
+
+    @field_validator("cluster_name")
+    @classmethod
+    def _cluster(cls, v: str) -> str:
+        if not _DNS_NAME.match(v):
+            raise ValueError(f"expected a DNS-1123 name, got {v!r}")
+        return v
+
+    @field_validator("api_server_url")
+    @classmethod
+    def _api(cls, v: str) -> str:
+        return _https_url(v)
+
+
+class ResolvedHost(BaseModel):
+    """A host with its files read: what the components consume."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    address: str
+    port: int
+    user: str
+    private_key: SecretStr | None
+    use_agent: bool
+    host_key: str | None
+    api_server_url: str
+
+
+class ResolvedBinary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    url: str | None
+    local_file: str | None
+    sha256: str
+
+
+class StackConfig(BaseModel):
+    """Validated and resolved stack configuration."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    kubernetes_version: KubeVersion
+    cluster_name: str
+    api_server_url: str
+    ca_cert_pem: str
+    ca_key_pem: SecretStr
+    certificate: CertificateSettings
+    bare_metal: BareMetal
+    hosts: list[ResolvedHost]
+    binary: ResolvedBinary
+    in_cluster: InCluster
+    in_cluster_image: str
+    kubeconfig: SecretStr | None
+    output_mode: Literal["apply", "render"]
+    render_dir: str
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = PROJECT + ":"
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if i else "") + str(part)
+    return out
+
+
+def _describe(err: Mapping[str, Any], secret: bool) -> str:
+    msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Input should be ")
+    if err["type"] == "extra_forbidden":
+        return "unknown key (typo?); see Pulumi.yaml for the keys this program reads"
+    if err["type"] == "missing":
+        return "required, got nothing"
+    if "got " in msg or secret:
+        return msg
+    return f"expected {msg[0].lower()}{msg[1:]}, got {err['input']!r}"
+
+
+def _parse_raw(raw: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    data: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, text in raw.items():
+        if key in STRUCTURED_KEYS:
+            try:
+                data[key] = json.loads(text)
+            except json.JSONDecodeError as e:
+                problems.append(f"{PROJECT}:{key}: expected a YAML/JSON object, got {text!r} ({e.msg})")
+        else:
+            data[key] = text
+    return data, problems
+
+
+def _read_file(key: str, path: str, problems: list[str], base: Path) -> str | None:
+    p = (base / path).expanduser()
+    try:
+        return p.read_text()
+    except OSError as e:
+        problems.append(f"{PROJECT}:{key}: expected a readable file, got {path!r} ({e.strerror})")
+        return None
+
+
+def _one_of(
+    raw: _Raw, value_key: str, file_key: str, problems: list[str], base: Path, required: bool
+) -> str | None:
+    value = getattr(raw, _snake(value_key))
+    path = getattr(raw, _snake(file_key))
+    if value is not None and path is not None:
+        problems.append(f"{PROJECT}:{value_key}: expected either {value_key} or {file_key}, got both")
+        return None
+    if value is not None:
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    if path is not None:
+        return _read_file(file_key, path, problems, base)
+    if required:
+        problems.append(f"{PROJECT}:{value_key}: required (or {file_key}), got nothing")
+    return None
+
+
+def _snake(camel: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel)
+
+
+def _check_ca(cert_pem: str, key_pem: str, problems: list[str]) -> None:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    except ValueError:
+        problems.append(f"{PROJECT}:caCert: expected a PEM certificate, got {cert_pem[:40]!r}...")
+        return
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except (ValueError, TypeError):
+        problems.append(f"{PROJECT}:caKey: expected an unencrypted PEM private key, got [secret]")
+        return
+    pub = serialization.PublicFormat.SubjectPublicKeyInfo
+    enc = serialization.Encoding.DER
+    if cert.public_key().public_bytes(enc, pub) != key.public_key().public_bytes(enc, pub):
+        subject = cert.subject.rfc4514_string()
+        problems.append(
+            f"{PROJECT}:caKey: expected the private key of caCert ({subject}), "
+            "got a key that does not match it"
+        )
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _resolve_hosts(raw: _Raw, problems: list[str], base: Path) -> list[ResolvedHost]:
+    bm = raw.bare_metal
+    shared_key = _one_of(raw, "sshPrivateKey", "sshPrivateKeyFile", problems, base, required=False)
+    hosts: list[ResolvedHost] = []
+    for kind in ("name", "address"):
+        seen: dict[str, int] = {}
+        for i, h in enumerate(bm.hosts):
+            value = getattr(h, kind)
+            if value in seen:
+                problems.append(
+                    f"{PROJECT}:bareMetal.hosts[{i}].{kind}: expected a unique {kind}, "
+                    f"got {value!r} again (also hosts[{seen[value]}])"
+                )
+            seen.setdefault(value, i)
+    for i, h in enumerate(bm.hosts):
+        key_loc = f"{PROJECT}:bareMetal.hosts[{i}]"
+        private_key = shared_key
+        if h.private_key_file is not None:
+            private_key = _read_file(f"bareMetal.hosts[{i}].privateKeyFile", h.private_key_file, problems, base)
+        if private_key is None and not h.use_agent:
+            problems.append(
+                f"{key_loc}.privateKeyFile: expected a key (privateKeyFile, sshPrivateKey) "
+                f"or useAgent: true for host {h.name!r}, got none"
+            )
+        host_key = h.host_key
+        if h.host_key_file is not None:
+            text = _read_file(f"bareMetal.hosts[{i}].hostKeyFile", h.host_key_file, problems, base)
+            if text is not None:
+                host_key = text.strip()
+                if not _HOST_KEY.match(host_key):
+                    problems.append(
+                        f"{key_loc}.hostKeyFile: expected an OpenSSH public key line, "
+                        f"got {host_key[:40]!r} in {h.host_key_file!r}"
+                    )
+        if host_key is None and not bm.insecure_skip_host_key_check:
+            problems.append(
+                f"{key_loc}.hostKey: expected the host's pinned SSH public key (hostKey or hostKeyFile) "
+                f"for host {h.name!r}, got none; set bareMetal.insecureSkipHostKeyCheck: true only "
+                "for throwaway test hosts"
+            )
+        hosts.append(
+            ResolvedHost(
+                name=h.name,
+                address=h.address,
+                port=h.port,
+                user=h.user,
+                private_key=SecretStr(private_key) if private_key is not None else None,
+                use_agent=h.use_agent,
+                host_key=host_key,
+                api_server_url=h.api_server_url or raw.api_server_url,
+            )
+        )
+    return hosts
+
+
+def _resolve_binary(raw: _Raw, problems: list[str], base: Path) -> ResolvedBinary:
+    src = raw.bare_metal.binary
+    if src.local_file is not None:
+        path = base / src.local_file
+        if not path.is_file():
+            problems.append(
+                f"{PROJECT}:bareMetal.binary.localFile: expected an existing file, got {src.local_file!r}"
+            )
+            return ResolvedBinary(url=None, local_file=str(path), sha256="")
+        digest = _sha256_file(path)
+        if src.sha256 is not None and src.sha256 != digest:
+            problems.append(
+                f"{PROJECT}:bareMetal.binary.sha256: expected the SHA-256 of {src.local_file!r} "
+                f"({digest}), got {src.sha256!r}"
+            )
+        return ResolvedBinary(url=None, local_file=str(path), sha256=digest)
+    assert src.url is not None and src.sha256 is not None  # guaranteed by BinarySource
+    if src.sha256 == "0" * 64:
+        problems.append(
+            f"{PROJECT}:bareMetal.binary.sha256: expected the published SHA-256 of the "
+            f"kube-scheduler binary, got the placeholder {src.sha256!r}"
+        )
+    url = src.url.replace("{version}", str(raw_version(raw)))
+    return ResolvedBinary(url=url, local_file=None, sha256=src.sha256)
+
+
+def raw_version(raw: _Raw) -> KubeVersion:
+    return parse_kube_version(raw.kubernetes_version)
+
+
+def load_config(raw: Mapping[str, str], base_dir: Path | str = ".") -> StackConfig:
+    """Validate `raw` (config key -> string as Pulumi stores it) into a `StackConfig`.
+
+    Raises `ConfigError` listing every problem found.
+    """
+    base = Path(base_dir)
+    data, problems = _parse_raw(raw)
+    # Cross-path check that must not wait for field validation, so all problems come out at once.
+    bm_raw, ic_raw = data.get("bareMetal"), data.get("inCluster")
+    bm_on = isinstance(bm_raw, dict) and bm_raw.get("enabled") is True
+    ic_on = isinstance(ic_raw, dict) and ic_raw.get("enabled") is True
+    if not bm_on and not ic_on:
+        problems.append(
+            f"{PROJECT}:bareMetal.enabled / inCluster.enabled: expected at least one path enabled, "
+            "got both disabled"
+        )
+    try:
+        parsed = _Raw.model_validate(data)
+    except ValidationError as e:
+        for err in e.errors():
+            secret = bool(err["loc"]) and err["loc"][0] in SECRET_KEYS
+            problems.append(f"{_loc(tuple(err['loc']))}: {_describe(err, secret)}")
+        raise ConfigError(problems) from None
+    return _resolve(parsed, problems, base)
+
+
+def _resolve(raw: _Raw, problems: list[str], base: Path) -> StackConfig:
+    version = raw_version(raw)
+    ca_cert = _one_of(raw, "caCert", "caCertFile", problems, base, required=True)
+    ca_key = _one_of(raw, "caKey", "caKeyFile", problems, base, required=True)
+    if ca_cert is not None and ca_key is not None:
+        _check_ca(ca_cert, ca_key, problems)
+    bm = raw.bare_metal
+    hosts: list[ResolvedHost] = []
+    binary = ResolvedBinary(url=None, local_file=None, sha256="")
+    if bm.enabled:
+        if not bm.hosts:
+            problems.append(f"{PROJECT}:bareMetal.hosts: expected at least one host, got []")
+        hosts = _resolve_hosts(raw, problems, base)
+        binary = _resolve_binary(raw, problems, base)
+    ic = raw.in_cluster
+    kubeconfig = _one_of(raw, "kubeconfig", "kubeconfigFile", problems, base, required=False)
+    if ic.enabled and bm.enabled and ic.scheduler_name == "default-scheduler":
+        problems.append(
+            f"{PROJECT}:inCluster.schedulerName: expected a name other than the bare-metal "
+            "scheduler's 'default-scheduler', got 'default-scheduler'"
+        )
+    image = ic.image or f"registry.k8s.io/kube-scheduler:v{version}"
+    if ic.image_digest:
+        image = f"{image}@{ic.image_digest}"
+    if problems:
+        raise ConfigError(problems)
+    return StackConfig(
+        kubernetes_version=version,
+        cluster_name=raw.cluster_name,
+        api_server_url=raw.api_server_url,
+        ca_cert_pem=ca_cert or "",
+        ca_key_pem=SecretStr(ca_key or ""),
+        certificate=raw.certificate,
+        bare_metal=bm,
+        hosts=hosts,
+        binary=binary,
+        in_cluster=ic,
+        in_cluster_image=image,
+        kubeconfig=SecretStr(kubeconfig) if kubeconfig is not None else None,
+        output_mode=raw.output_mode,
+        render_dir=raw.render_dir,
+    )
+
+
+def project_values(all_config: Mapping[str, str]) -> dict[str, str]:
+    """The `<project>:<key>` entries of the stack's config, keyed by `<key>`.
+
+    Unknown keys under the project namespace are kept so that validation reports them as typos.
+    """
+    prefix = PROJECT + ":"
+    return {k.removeprefix(prefix): v for k, v in all_config.items() if k.startswith(prefix)}

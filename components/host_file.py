@@ -1,0 +1,137 @@
+"""The one way this program writes a file to a host (or, in render mode, to a local directory).
+
+Content travels over stdin, never on a command line; the file is written to a temporary name in
+the same directory with explicit owner and mode, then renamed over the target (atomic replace);
+delete removes exactly that path. A content change is an update of the same command, so the
+delete never runs after a replacement's write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_command as command
+
+# Fail an unreachable host in about 3 × 10 s instead of the provider's 10 × 15 s default.
+DIAL_ERROR_LIMIT = 3
+PER_DIAL_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    path: str  # absolute path on the host
+    mode: str  # octal, e.g. "0640"
+    owner: str = "root"
+    group: str = "root"
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where host commands run: over SSH, or (render mode) locally below `render_root`."""
+
+    connection: command.remote.ConnectionArgs | None
+    render_root: str | None = None
+
+    @property
+    def render(self) -> bool:
+        return self.render_root is not None
+
+
+def write_script(spec: FileSpec, render_root: str | None = None) -> str:
+    """Shell script that installs stdin as `spec.path` (below `render_root` when rendering)."""
+    path = (render_root or "") + spec.path
+    q = shlex.quote
+    lines = ["set -eu", "umask 077", f"dst={q(path)}", 'dir=$(dirname -- "$dst")']
+    if render_root is not None:
+        # Rendered files keep their mode; owners are host accounts, recorded in the README.
+        lines.append('mkdir -p -- "$dir"')
+    lines += [
+        'tmp=$(mktemp "$dir/.pulumi-write.XXXXXX")',
+        "trap 'rm -f -- \"$tmp\"' EXIT",
+        'cat >"$tmp"',
+    ]
+    if render_root is None:
+        lines.append(f'chown {q(spec.owner)}:{q(spec.group)} -- "$tmp"')
+    lines += [
+        f'chmod {q(spec.mode)} -- "$tmp"',
+        'mv -f -- "$tmp" "$dst"',
+        "trap - EXIT",
+        f'echo "wrote $dst ({spec.mode} {spec.owner}:{spec.group})"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def delete_script(spec: FileSpec, render_root: str | None = None) -> str:
+    return f"rm -f -- {shlex.quote((render_root or '') + spec.path)}\n"
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def content_hash(content: pulumi.Input[str]) -> pulumi.Output[str]:
+    """SHA-256 of content, not secret: it reveals nothing and keeps previews readable."""
+    return pulumi.Output.unsecret(pulumi.Output.from_input(content).apply(sha256_text))
+
+
+def run(
+    name: str,
+    target: Target,
+    create: str,
+    *,
+    delete: str | None = None,
+    update: str | None = None,
+    stdin: pulumi.Input[str] | None = None,
+    quiet: bool = False,
+    opts: pulumi.ResourceOptions,
+) -> pulumi.CustomResource:
+    """A command on the target; `quiet` keeps its output out of Pulumi's logs.
+
+    No environment variables: over SSH they need the server's AcceptEnv, so values that should
+    trigger an update are written into the script text instead.
+    """
+    if target.connection is None:
+        local_logging = command.local.Logging.NONE if quiet else command.local.Logging.STDOUT_AND_STDERR
+        return command.local.Command(
+            name,
+            create=create,
+            update=update,
+            delete=delete,
+            stdin=stdin,
+            logging=local_logging,
+            opts=opts,
+        )
+    remote_logging = command.remote.Logging.NONE if quiet else command.remote.Logging.STDOUT_AND_STDERR
+    return command.remote.Command(
+        name,
+        connection=target.connection,
+        create=create,
+        update=update,
+        delete=delete,
+        stdin=stdin,
+        logging=remote_logging,
+        opts=opts,
+    )
+
+
+def write_file(
+    name: str,
+    target: Target,
+    spec: FileSpec,
+    content: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> pulumi.CustomResource:
+    data = pulumi.Output.secret(content) if spec.secret else content
+    return run(
+        name,
+        target,
+        write_script(spec, target.render_root),
+        delete=delete_script(spec, target.render_root),
+        stdin=data,
+        quiet=spec.secret,
+        opts=opts,
+    )

@@ -1,0 +1,336 @@
+"""One bare-metal master: system user, binary, files and the kube-scheduler systemd service."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_command as command
+
+from components.config import BareMetal, ResolvedBinary, ResolvedHost
+from components.host_file import (
+    DIAL_ERROR_LIMIT,
+    PER_DIAL_TIMEOUT_S,
+    FileSpec,
+    Target,
+    content_hash,
+    run,
+    write_file,
+)
+from components.render.kubeconfig import render_kubeconfig
+from components.render.scheduler_config import SchedulerConfigSpec, render_scheduler_config
+from components.render.systemd_unit import UnitSpec, render_unit
+from components.render.versions import KubeVersion
+
+SERVICE = "kube-scheduler.service"
+USER = "kube-scheduler"
+UNIT_PATH = "/etc/systemd/system/" + SERVICE
+
+
+@dataclass(frozen=True)
+class HostLayout:
+    """Where every file lives on a master, with owner and mode.
+
+    Keys and kubeconfig are root-owned and readable by the service's group only; the service
+    cannot modify anything it reads.
+    """
+
+    config_dir: str
+    binary: str
+
+    @property
+    def pki_dir(self) -> str:
+        return f"{self.config_dir}/pki"
+
+    @property
+    def config(self) -> FileSpec:
+        return FileSpec(f"{self.config_dir}/kube-scheduler.yaml", "0640", "root", USER)
+
+    @property
+    def kubeconfig(self) -> FileSpec:
+        return FileSpec(f"{self.config_dir}/kube-scheduler.kubeconfig", "0640", "root", USER, secret=True)
+
+    @property
+    def ca(self) -> FileSpec:
+        return FileSpec(f"{self.pki_dir}/ca.crt", "0644")
+
+    @property
+    def cert(self) -> FileSpec:
+        return FileSpec(f"{self.pki_dir}/kube-scheduler.crt", "0644")
+
+    @property
+    def key(self) -> FileSpec:
+        return FileSpec(f"{self.pki_dir}/kube-scheduler.key", "0640", "root", USER, secret=True)
+
+    @property
+    def unit(self) -> FileSpec:
+        return FileSpec(UNIT_PATH, "0644")
+
+    def unit_spec(self, version: KubeVersion, bare_metal: BareMetal) -> UnitSpec:
+        return UnitSpec(
+            kubernetes_version=version,
+            binary_path=self.binary,
+            config_path=self.config.path,
+            kubeconfig_path=self.kubeconfig.path,
+            cert_path=self.cert.path,
+            key_path=self.key.path,
+            ca_path=self.ca.path,
+            bind_address=bare_metal.bind_address,
+            verbosity=bare_metal.verbosity,
+            user=USER,
+            group=USER,
+        )
+
+    def config_spec(self, version: KubeVersion, bare_metal: BareMetal) -> SchedulerConfigSpec:
+        le = bare_metal.leader_election
+        return SchedulerConfigSpec(
+            kubernetes_version=version,
+            kubeconfig_path=self.kubeconfig.path,
+            qps=bare_metal.qps,
+            burst=bare_metal.burst,
+            lease_duration_s=le.lease_duration_seconds,
+            renew_deadline_s=le.renew_deadline_seconds,
+            retry_period_s=le.retry_period_seconds,
+        )
+
+
+def prepare_script(layout: HostLayout) -> str:
+    q = shlex.quote
+    return "\n".join(
+        [
+            "set -eu",
+            f"getent group {USER} >/dev/null || groupadd --system {USER}",
+            f"id -u {USER} >/dev/null 2>&1 || useradd --system --gid {USER} --no-create-home "
+            f"--home-dir /nonexistent --shell /usr/sbin/nologin {USER}",
+            f"mkdir -p -- {q(layout.config_dir.rsplit('/', 1)[0] or '/')}",
+            f"install -d -m 0750 -o root -g {USER} -- {q(layout.config_dir)} {q(layout.pki_dir)}",
+            f"echo 'prepared {USER} user and {layout.config_dir}'",
+        ]
+    ) + "\n"
+
+
+def cleanup_script(layout: HostLayout) -> str:
+    """Runs last on delete: everything else of ours is gone by then; this is the safety net."""
+    q = shlex.quote
+    return "\n".join(
+        [
+            "set -u",
+            f"systemctl disable --now {SERVICE} 2>/dev/null || true",
+            f"rm -f -- {q(UNIT_PATH)} {q(layout.binary)}",
+            f"rm -rf -- {q(layout.config_dir)}",
+            f"rmdir -- {q(layout.config_dir.rsplit('/', 1)[0])} 2>/dev/null || true",
+            "systemctl daemon-reload",
+            f"userdel {USER} 2>/dev/null || true",
+            f"groupdel {USER} 2>/dev/null || true",
+            f"echo 'removed {USER} user and {layout.config_dir}'",
+        ]
+    ) + "\n"
+
+
+def download_script(binary: ResolvedBinary, path: str) -> str:
+    q = shlex.quote
+    url, sha = binary.url or "", binary.sha256
+    return "\n".join(
+        [
+            "set -eu",
+            "umask 022",
+            f'tmp=$(mktemp "$(dirname -- {q(path)})/.kube-scheduler.XXXXXX")',
+            "trap 'rm -f -- \"$tmp\"' EXIT",
+            f'curl -fsSL --proto =https --retry 3 -o "$tmp" {q(url)}',
+            f'if ! echo {q(sha + "  ")}"$tmp" | sha256sum -c --quiet -; then',
+            f"  echo {q(f'SHA-256 mismatch for {url}: expected {sha}')} >&2; exit 1",
+            "fi",
+            'chmod 0755 "$tmp"',
+            f'mv -f -- "$tmp" {q(path)}',
+            "trap - EXIT",
+            f"echo {q(f'installed {path} sha256={sha}')}",
+        ]
+    ) + "\n"
+
+
+def install_upload_script(sha: str, staged: str, path: str) -> str:
+    q = shlex.quote
+    return "\n".join(
+        [
+            "set -eu",
+            f'if ! echo {q(sha + "  " + staged)} | sha256sum -c --quiet -; then',
+            f"  echo {q(f'SHA-256 mismatch for uploaded {staged}: expected {sha}')} >&2; exit 1",
+            "fi",
+            f"chown root:root -- {q(staged)}",
+            f"chmod 0755 -- {q(staged)}",
+            f"mv -f -- {q(staged)} {q(path)}",
+            f"echo {q(f'installed {path} sha256={sha}')}",
+        ]
+    ) + "\n"
+
+
+def restart_script(inputs: dict[str, str], ca_path: str, timeout_s: int) -> str:
+    """Enable and restart the service, then wait for /healthz to say ok (bounded).
+
+    The first line lists the hash of everything the service reads: a change there is what makes
+    Pulumi run this again, and nothing else does.
+    """
+    q = shlex.quote
+    listed = " ".join(f"{k}={v[:16]}" for k, v in sorted(inputs.items()))
+    return "\n".join(
+        [
+            f"# restart when these change: {listed}",
+            "set -eu",
+            f"systemctl enable --quiet {SERVICE}",
+            f"systemctl restart {SERVICE}",
+            f"deadline=$(( $(date +%s) + {timeout_s} ))",
+            "while :; do",
+            f'  body=$(curl -s --max-time 2 --cacert {q(ca_path)} https://127.0.0.1:10259/healthz || true)',
+            '  if [ "$body" = ok ]; then echo "$(hostname): kube-scheduler healthy"; exit 0; fi',
+            '  if [ "$(date +%s)" -ge "$deadline" ]; then',
+            f'    echo "$(hostname): kube-scheduler not healthy after {timeout_s}s (last answer: $body)" >&2',
+            f"    systemctl --no-pager --lines=0 status {SERVICE} >&2 || true",
+            f"    journalctl -u {SERVICE} -n 15 --no-pager -o cat >&2 || true",
+            "    exit 1",
+            "  fi",
+            "  sleep 1",
+            "done",
+        ]
+    ) + "\n"
+
+
+def stop_script() -> str:
+    return f"systemctl disable --now {SERVICE} 2>/dev/null || true\n"
+
+
+@dataclass(frozen=True)
+class SchedulerHostArgs:
+    host: ResolvedHost
+    bare_metal: BareMetal
+    binary: ResolvedBinary
+    kubernetes_version: KubeVersion
+    cluster_name: str
+    ca_cert_pem: str
+    cert_pem: pulumi.Input[str]
+    key_pem: pulumi.Input[str]  # secret
+    render_root: str | None = None  # set: write files below it, touch no host
+    restart_after: pulumi.Resource | None = None  # serializes restarts across hosts
+
+
+def connection_for(host: ResolvedHost) -> command.remote.ConnectionArgs:
+    key = host.private_key.get_secret_value() if host.private_key is not None else None
+    return command.remote.ConnectionArgs(
+        host=host.address,
+        port=host.port,
+        user=host.user,
+        private_key=pulumi.Output.secret(key) if key is not None else None,
+        host_key=host.host_key,
+        dial_error_limit=DIAL_ERROR_LIMIT,
+        per_dial_timeout=PER_DIAL_TIMEOUT_S,
+    )
+
+
+class SchedulerHost(pulumi.ComponentResource):
+    """kube-scheduler on one master, restarted only when something it reads changed."""
+
+    service: pulumi.Resource | None
+
+    def __init__(
+        self, name: str, args: SchedulerHostArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("kube-scheduler:baremetal:SchedulerHost", name, None, opts)
+        bm, host = args.bare_metal, args.host
+        layout = HostLayout(config_dir=bm.paths.config_dir, binary=bm.paths.binary)
+        render = args.render_root is not None
+        target = Target(
+            connection=None if render else connection_for(host),
+            render_root=f"{args.render_root}/hosts/{host.name}" if render else None,
+        )
+        child = pulumi.ResourceOptions(parent=self)
+
+        ready: list[pulumi.Resource] = []
+        if not render:
+            prepare = run(
+                f"{name}-prepare", target, prepare_script(layout), delete=cleanup_script(layout), opts=child
+            )
+            ready = [prepare]
+        after_prepare = pulumi.ResourceOptions(parent=self, depends_on=ready)
+
+        kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(args.cert_pem, args.key_pem).apply(
+                lambda ck: render_kubeconfig(
+                    cluster_name=args.cluster_name,
+                    server=host.api_server_url,
+                    ca_pem=args.ca_cert_pem,
+                    client_cert_pem=ck[0],
+                    client_key_pem=ck[1],
+                )
+            )
+        )
+        config = render_scheduler_config(layout.config_spec(args.kubernetes_version, bm))
+        unit = render_unit(layout.unit_spec(args.kubernetes_version, bm))
+        contents: dict[str, tuple[FileSpec, pulumi.Input[str]]] = {
+            "ca": (layout.ca, args.ca_cert_pem),
+            "cert": (layout.cert, args.cert_pem),
+            "key": (layout.key, args.key_pem),
+            "kubeconfig": (layout.kubeconfig, kubeconfig),
+            "config": (layout.config, config),
+            "unit": (layout.unit, unit),
+        }
+        files = {
+            label: write_file(f"{name}-{label}", target, spec, content, after_prepare)
+            for label, (spec, content) in contents.items()
+        }
+        self.service = None
+        if not render:
+            binary = self._install_binary(name, target, layout, args.binary, after_prepare)
+            reload = run(
+                f"{name}-daemon-reload",
+                target,
+                # Runs again only when the unit's hash (in the script text) changes.
+                content_hash(unit).apply(lambda h: f"# unit sha256 {h}\nsystemctl daemon-reload\n"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[files["unit"]]),
+            )
+            hashes = {label: content_hash(content) for label, (_, content) in contents.items()}
+            hashes["binary"] = pulumi.Output.from_input(args.binary.sha256)
+            script = pulumi.Output.all(**hashes).apply(
+                lambda h: restart_script(dict(h), layout.ca.path, bm.health_timeout_seconds)
+            )
+            deps: list[pulumi.Resource] = [*files.values(), reload, binary]
+            if args.restart_after is not None:
+                deps.append(args.restart_after)
+            self.service = run(
+                f"{name}-service",
+                target,
+                script,
+                delete=stop_script(),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+            )
+        self.register_outputs({})
+
+    def _install_binary(
+        self,
+        name: str,
+        target: Target,
+        layout: HostLayout,
+        binary: ResolvedBinary,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.Resource:
+        delete = f"rm -f -- {shlex.quote(layout.binary)}\n"
+        if binary.url is not None:
+            return run(
+                f"{name}-binary", target, download_script(binary, layout.binary), delete=delete, opts=opts
+            )
+        assert binary.local_file is not None and target.connection is not None
+        staged = f"{layout.binary}.upload"
+        upload = command.remote.CopyToRemote(
+            f"{name}-binary-upload",
+            connection=target.connection,
+            source=pulumi.FileAsset(binary.local_file),
+            remote_path=staged,
+            triggers=[binary.sha256],
+            opts=opts,
+        )
+        return run(
+            f"{name}-binary",
+            target,
+            install_upload_script(binary.sha256, staged, layout.binary),
+            delete=delete,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[upload]),
+        )

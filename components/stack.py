@@ -1,0 +1,46 @@
+"""Builds the enabled scheduler paths from a validated `StackConfig`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.bare_metal import BareMetalSchedulers, BareMetalSchedulersArgs
+from components.config import StackConfig
+from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs
+
+
+def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
+    if cfg.output_mode == "render":
+        # Writes manifests, talks to no cluster (pulumi-kubernetes render mode).
+        return k8s.Provider(
+            "render", render_yaml_to_directory=str(Path(cfg.render_dir).resolve() / "manifests")
+        )
+    kubeconfig = cfg.kubeconfig.get_secret_value() if cfg.kubeconfig is not None else None
+    return k8s.Provider(
+        "cluster",
+        # None: the ambient kubeconfig ($KUBECONFIG or ~/.kube/config), as kubectl would use.
+        kubeconfig=pulumi.Output.secret(kubeconfig) if kubeconfig is not None else None,
+    )
+
+
+def build(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
+    """Create the components; return the stack outputs."""
+    outputs: dict[str, pulumi.Input[object]] = {"kubernetesVersion": str(cfg.kubernetes_version)}
+    if cfg.bare_metal.enabled:
+        render_root = str(Path(cfg.render_dir).resolve()) if cfg.output_mode == "render" else None
+        bm = BareMetalSchedulers("masters", BareMetalSchedulersArgs(cfg, render_root))
+        outputs["masters"] = bm.hosts
+        outputs["masterLease"] = "kube-system/kube-scheduler"
+    if cfg.in_cluster.enabled:
+        provider = kubernetes_provider(cfg)
+        ic = InClusterScheduler(
+            "custom",
+            InClusterSchedulerArgs(cfg.in_cluster, cfg.kubernetes_version, cfg.in_cluster_image),
+            opts=pulumi.ResourceOptions(providers=[provider]),
+        )
+        outputs["customSchedulerName"] = ic.scheduler_name
+        outputs["customSchedulerLease"] = ic.lease
+    return outputs

@@ -1,0 +1,187 @@
+"""Stack config validation: valid input resolves with the documented defaults; every bad input is
+reported with its key, what was expected and the value received, all at once, before any resource."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.config import PROJECT, SECRET_KEYS, TOP_LEVEL_KEYS, ConfigError, load_config
+from tests.support import DELETE, Pki, Recorder, as_raw, base_config, mutate, run_program
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_valid_config_resolves_defaults(pki: Pki) -> None:
+    cfg = load_config(as_raw(base_config(pki)))
+    assert str(cfg.kubernetes_version) == "1.34.2"
+    assert [h.name for h in cfg.hosts] == ["master-1", "master-2", "master-3"]
+    assert cfg.hosts[1].api_server_url == "https://10.231.0.1:6443"
+    assert cfg.binary.url == "https://dl.k8s.io/v1.34.2/bin/linux/amd64/kube-scheduler"
+    # Defaults from the seeds and upstream.
+    assert (cfg.certificate.key_algorithm, cfg.certificate.rsa_bits) == ("RSA", 2048)
+    assert (cfg.certificate.validity_hours, cfg.certificate.early_renewal_hours) == (8760, 720)
+    assert cfg.certificate.subject.organizational_unit == "Kubernetes The Hard Way"
+    ic = cfg.in_cluster
+    assert (ic.scheduler_name, ic.namespace, ic.replicas) == ("custom-k8s-scheduler", "kube-system", 2)
+    assert (ic.scoring_strategy, ic.resource_weights) == ("MostAllocated", {"cpu": 1, "memory": 1})
+    assert (ic.qps, ic.burst) == (100.0, 200)
+    assert ic.excluded_node_label_keys == ["karpenter.sh/nodepool"]
+    assert (ic.resources.cpu, ic.resources.memory) == ("500m", "512Mi")
+    assert cfg.in_cluster_image == "registry.k8s.io/kube-scheduler:v1.34.2"
+    le = cfg.bare_metal.leader_election
+    assert (le.lease_duration_seconds, le.renew_deadline_seconds, le.retry_period_seconds) == (15, 10, 2)
+    # Secrets stay masked in reprs (and so in tracebacks and logs).
+    assert pki.ca_key not in repr(cfg)
+    assert pki.ssh_key not in repr(cfg)
+
+
+def test_per_host_api_server_and_digest_and_files(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "ca.crt").write_text(pki.ca_cert)
+    (tmp_path / "ca.key").write_text(pki.ca_key)
+    (tmp_path / "hk.pub").write_text(pki.host_keys[2] + " root@master-3\n")
+    c = base_config(pki)
+    del c["caCert"], c["caKey"]
+    c |= {"caCertFile": "ca.crt", "caKeyFile": "ca.key"}
+    c = mutate(c, "bareMetal.hosts.0.apiServerUrl", "https://10.231.0.11:6443/")
+    c = mutate(c, "bareMetal.hosts.2.hostKey", DELETE)
+    c = mutate(c, "bareMetal.hosts.2.hostKeyFile", "hk.pub")
+    c = mutate(c, "inCluster.imageDigest", "sha256:" + "b" * 64)
+    cfg = load_config(as_raw(c), base_dir=tmp_path)
+    assert cfg.ca_cert_pem == pki.ca_cert
+    assert cfg.hosts[0].api_server_url == "https://10.231.0.11:6443"
+    assert cfg.hosts[2].host_key == pki.host_keys[2] + " root@master-3"
+    assert cfg.in_cluster_image == "registry.k8s.io/kube-scheduler:v1.34.2@sha256:" + "b" * 64
+
+
+def test_insecure_opt_out_allows_missing_host_key(pki: Pki) -> None:
+    c = mutate(base_config(pki), "bareMetal.hosts.0.hostKey", DELETE)
+    c = mutate(c, "bareMetal.insecureSkipHostKeyCheck", True)
+    assert load_config(as_raw(c)).hosts[0].host_key is None
+
+
+def test_local_binary_is_hashed(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "kube-scheduler").write_bytes(b"binary")
+    c = mutate(base_config(pki), "bareMetal.binary", {"localFile": "kube-scheduler"})
+    cfg = load_config(as_raw(c), base_dir=tmp_path)
+    # sha256 of b"binary", computed independently with coreutils' sha256sum.
+    assert cfg.binary.sha256 == "9a3a45d01531a20e89ac6ae10b0b0beb0492acd7216a368aa062d1a5fecaf9cd"
+
+
+# (id, mutations, expected substrings of one reported problem)
+BAD: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
+    ("version-too-old", [("kubernetesVersion", "1.20.0")],
+     ["kube-scheduler:kubernetesVersion", "'1.20.0'", "supported: 1.29 to 1.36"]),
+    ("version-malformed", [("kubernetesVersion", "latest")],
+     ["kube-scheduler:kubernetesVersion", "'latest'", "1.MINOR.PATCH"]),
+    ("host-name-malformed", [("bareMetal.hosts.0.name", "Master_1")],
+     ["kube-scheduler:bareMetal.hosts[0].name", "DNS-1123", "'Master_1'"]),
+    ("host-address-malformed", [("bareMetal.hosts.1.address", "10.0.0.300")],
+     ["kube-scheduler:bareMetal.hosts[1].address", "IP address or DNS name", "'10.0.0.300'"]),
+    ("host-name-duplicate", [("bareMetal.hosts.2.name", "master-1")],
+     ["kube-scheduler:bareMetal.hosts[2].name", "unique name", "'master-1' again (also hosts[0])"]),
+    ("host-address-duplicate", [("bareMetal.hosts.1.address", "10.231.0.11")],
+     ["kube-scheduler:bareMetal.hosts[1].address", "unique address", "'10.231.0.11'"]),
+    ("host-key-missing", [("bareMetal.hosts.1.hostKey", DELETE)],
+     ["kube-scheduler:bareMetal.hosts[1].hostKey", "pinned SSH public key", "'master-2'",
+      "insecureSkipHostKeyCheck"]),
+    ("host-key-malformed", [("bareMetal.hosts.0.hostKey", "not-a-key")],
+     ["kube-scheduler:bareMetal.hosts[0].hostKey", "OpenSSH public key", "'not-a-key'"]),
+    ("ssh-port-out-of-range", [("bareMetal.hosts.0.port", 70000)],
+     ["kube-scheduler:bareMetal.hosts[0].port", "less than or equal to 65535", "70000"]),
+    ("no-ssh-credentials", [("sshPrivateKey", DELETE)],
+     ["kube-scheduler:bareMetal.hosts[0].privateKeyFile", "useAgent", "'master-1'"]),
+    ("ca-key-mismatch", [("caKey", "OTHER")],
+     ["kube-scheduler:caKey", "does not match", "CN=test-ca"]),
+    ("ca-key-missing", [("caKey", DELETE)], ["kube-scheduler:caKey", "required", "caKeyFile"]),
+    ("ca-file-missing", [("caCert", DELETE), ("caCertFile", "/nonexistent/ca.crt")],
+     ["kube-scheduler:caCertFile", "readable file", "'/nonexistent/ca.crt'"]),
+    ("replicas-zero", [("inCluster.replicas", 0)],
+     ["kube-scheduler:inCluster.replicas", "greater than or equal to 1", "got 0"]),
+    ("cpu-quantity-bad", [("inCluster.resources.cpu", "lots")],
+     ["kube-scheduler:inCluster.resources.cpu", "Kubernetes quantity", "'lots'"]),
+    ("memory-quantity-bad", [("inCluster.resources.memory", "512MB")],
+     ["kube-scheduler:inCluster.resources.memory", "Kubernetes quantity", "'512MB'"]),
+    ("scoring-unknown", [("inCluster.scoringStrategy", "Random")],
+     ["kube-scheduler:inCluster.scoringStrategy", "MostAllocated", "'Random'"]),
+    ("weight-negative", [("inCluster.resourceWeights", {"cpu": -1, "memory": 1})],
+     ["kube-scheduler:inCluster.resourceWeights", "1 to 100", "'cpu': -1"]),
+    ("renew-not-below-lease", [("bareMetal.leaderElection", {"leaseDurationSeconds": 10,
+                                                              "renewDeadlineSeconds": 10})],
+     ["kube-scheduler:bareMetal.leaderElection", "renewDeadlineSeconds", "leaseDurationSeconds (10)",
+      "got 10"]),
+    ("both-paths-disabled", [("bareMetal.enabled", False), ("inCluster.enabled", False)],
+     ["bareMetal.enabled / inCluster.enabled", "at least one path", "both disabled"]),
+    ("unknown-key", [("bareMetal.hostz", [])], ["kube-scheduler:bareMetal.hostz", "unknown key"]),
+    ("url-without-sha", [("bareMetal.binary", {"url": "https://example.invalid/kube-scheduler"})],
+     ["kube-scheduler:bareMetal.binary", "sha256: required"]),
+    ("api-server-http", [("apiServerUrl", "http://10.0.0.1:6443")],
+     ["kube-scheduler:apiServerUrl", "https://", "'http://10.0.0.1:6443'"]),
+    ("output-mode-unknown", [("outputMode", "dry")],
+     ["kube-scheduler:outputMode", "'apply' or 'render'", "'dry'"]),
+    ("label-key-bad", [("inCluster.excludedNodeLabelKeys", ["bad key!"])],
+     ["kube-scheduler:inCluster.excludedNodeLabelKeys", "'bad key!'"]),
+]
+
+
+def _apply(pki: Pki, mutations: list[tuple[str, Any]]) -> dict[str, Any]:
+    c = base_config(pki)
+    for path, value in mutations:
+        c = mutate(c, path, pki.other_key if value == "OTHER" else value)
+    return c
+
+
+@pytest.mark.parametrize(("mutations", "expected"), [(m, e) for _, m, e in BAD], ids=[i for i, _, _ in BAD])
+def test_bad_config_is_reported_and_creates_nothing(
+    pki: Pki, mutations: list[tuple[str, Any]], expected: list[str]
+) -> None:
+    raw = as_raw(_apply(pki, mutations))
+    with pytest.raises(ConfigError) as info:
+        run_program(raw)
+    matching = [p for p in info.value.problems if all(s in p for s in expected)]
+    assert matching, f"no problem contains {expected}: {info.value.problems}"
+    # Secrets are never echoed back.
+    assert pki.ca_key not in str(info.value) and pki.other_key not in str(info.value)
+
+
+@pytest.mark.parametrize("mutations", [[("inCluster.replicas", 0)], [("bareMetal.hosts.1.hostKey", DELETE)]])
+def test_bad_config_registers_no_resource(pki: Pki, mutations: list[tuple[str, Any]]) -> None:
+    good, bad = Recorder(), Recorder()
+    run_program(as_raw(base_config(pki)), recorder=good)
+    assert len(good.resources) > 20  # the same program with valid input does register resources
+    with pytest.raises(ConfigError):
+        run_program(as_raw(_apply(pki, mutations)), recorder=bad)
+    assert bad.resources == []
+
+
+def test_all_problems_reported_at_once(pki: Pki) -> None:
+    raw = as_raw(
+        _apply(
+            pki,
+            [
+                ("kubernetesVersion", "1.99.0"),
+                ("bareMetal.hosts.0.name", "BAD"),
+                ("bareMetal.hosts.1.hostKey", DELETE),
+                ("inCluster.replicas", 0),
+                ("inCluster.scoringStrategy", "Nope"),
+            ],
+        )
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(raw)
+    joined = "\n".join(info.value.problems)
+    for key in ("kubernetesVersion", "hosts[0].name", "inCluster.replicas", "scoringStrategy"):
+        assert key in joined
+    assert len(info.value.problems) >= 4
+
+
+def test_pulumi_yaml_declares_exactly_the_keys_read() -> None:
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == PROJECT
+    declared = project["config"]
+    assert set(declared) == set(TOP_LEVEL_KEYS)
+    assert {k for k, v in declared.items() if v.get("secret")} == set(SECRET_KEYS)
+    assert all(v.get("description") for v in declared.values())
