@@ -274,7 +274,7 @@ class SchedulerHost(pulumi.ComponentResource):
             "unit": (layout.unit, unit),
         }
         files = {
-            label: write_file(f"{name}-{label}", target, spec, content, after_prepare)
+            label: write_file(f"{name}-file-{label}", target, spec, content, after_prepare)
             for label, (spec, content) in contents.items()
         }
         self.service = None

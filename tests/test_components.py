@@ -1,0 +1,352 @@
+"""The components under Pulumi mocks: what they register, with which values, secrets and order."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support import Pki, Registered, Run, as_raw, base_config, fake_pem, mutate, run_program
+
+HOSTS = ["master-1", "master-2", "master-3"]
+ADDRESSES = ["10.231.0.11", "10.231.0.12", "10.231.0.13"]
+
+
+@pytest.fixture(scope="module")
+def run(pki: Pki) -> Run:
+    return run_program(as_raw(base_config(pki)))
+
+
+def _commands(run: Run) -> list[Registered]:
+    return run.recorder.by_type(":Command")
+
+
+# ------------------------------------------------------------------ certificates
+
+
+@pytest.mark.parametrize(("host", "address"), zip(HOSTS, ADDRESSES, strict=True))
+def test_certificate_identity_sans_usages(run: Run, host: str, address: str) -> None:
+    csr = run.recorder.named(f"masters-{host}-csr").inputs
+    subject = csr["subject"]
+    assert subject["commonName"] == "system:kube-scheduler"
+    assert subject["organization"] == "system:kube-scheduler"
+    assert (subject["country"], subject["province"], subject["locality"]) == ("US", "Oregon", "Portland")
+    assert subject["organizationalUnit"] == "Kubernetes The Hard Way"
+    assert sorted(csr["dnsNames"]) == sorted([host, "localhost"])
+    assert sorted(csr["ipAddresses"]) == sorted(["127.0.0.1", address])
+    cert = run.recorder.named(f"masters-{host}-cert")
+    assert sorted(cert.inputs["allowedUses"]) == sorted(
+        ["digital_signature", "key_encipherment", "client_auth", "server_auth"]
+    )
+    assert cert.inputs["validityPeriodHours"] == 8760
+    assert cert.inputs["earlyRenewalHours"] == 720
+    assert "caPrivateKeyPem" in cert.secret_paths
+    key = run.recorder.named(f"masters-{host}-key").inputs
+    assert (key["algorithm"], key["rsaBits"]) == ("RSA", 2048)
+
+
+def test_ecdsa_option(pki: Pki) -> None:
+    c = mutate(base_config(pki, hosts=1), "certificate", {"keyAlgorithm": "ECDSA"})
+    key = run_program(as_raw(c)).recorder.named("masters-master-1-key").inputs
+    assert key["algorithm"] == "ECDSA" and key["ecdsaCurve"] == "P256" and "rsaBits" not in key
+
+
+# ------------------------------------------------------------------ host files
+
+# (file label, path, mode, owner:group, secret) — keys and kubeconfig readable by the
+# service's group only, never writable by it.
+FILES = [
+    ("ca", "/etc/kubernetes/scheduler/pki/ca.crt", "0644", "root:root", False),
+    ("cert", "/etc/kubernetes/scheduler/pki/kube-scheduler.crt", "0644", "root:root", False),
+    ("key", "/etc/kubernetes/scheduler/pki/kube-scheduler.key", "0640", "root:kube-scheduler", True),
+    ("kubeconfig", "/etc/kubernetes/scheduler/kube-scheduler.kubeconfig", "0640", "root:kube-scheduler", True),
+    ("config", "/etc/kubernetes/scheduler/kube-scheduler.yaml", "0640", "root:kube-scheduler", False),
+    ("unit", "/etc/systemd/system/kube-scheduler.service", "0644", "root:root", False),
+]
+
+
+@pytest.mark.parametrize(("label", "path", "mode", "owner", "secret"), FILES, ids=[f[0] for f in FILES])
+def test_file_mode_owner_and_secrecy(
+    run: Run, label: str, path: str, mode: str, owner: str, secret: bool
+) -> None:
+    for host in HOSTS:
+        cmd = run.recorder.named(f"masters-{host}-file-{label}")
+        script = cmd.inputs["create"]
+        assert f"dst={path}" in script
+        assert f"chmod {mode} " in script
+        assert f"chown {owner} " in script
+        assert 'mv -f -- "$tmp" "$dst"' in script  # atomic replace
+        assert cmd.inputs["delete"] == f"rm -f -- {path}\n"
+        assert ("stdin" in cmd.secret_paths) is secret
+        assert cmd.inputs["logging"] == ("none" if secret else "stdoutAndStderr")
+        # Every host command verifies the pinned host key and uses a secret private key.
+        conn = cmd.inputs["connection"]
+        assert conn["host"] == ADDRESSES[HOSTS.index(host)]
+        assert conn["hostKey"].startswith("ssh-ed25519 ")
+        assert "connection.privateKey" in cmd.secret_paths or "connection" in cmd.secret_paths
+
+
+def test_kubeconfig_embeds_this_hosts_cert_and_key(run: Run, pki: Pki) -> None:
+    import base64
+
+    for host in HOSTS:
+        kc = yaml.safe_load(run.recorder.named(f"masters-{host}-file-kubeconfig").inputs["stdin"])
+        user = kc["users"][0]["user"]
+        cert = base64.b64decode(user["client-certificate-data"]).decode()
+        key = base64.b64decode(user["client-key-data"]).decode()
+        assert cert == fake_pem("CERTIFICATE", f"cert-of-masters-{host}-cert")
+        assert key == fake_pem("PRIVATE KEY", f"key-of-masters-{host}-key")
+        ca = base64.b64decode(kc["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+        assert ca == pki.ca_cert
+        assert kc["clusters"][0]["cluster"]["server"] == "https://10.231.0.1:6443"
+
+
+def test_no_secret_on_any_command_line(run: Run, pki: Pki) -> None:
+    needles = ["PRIVATE KEY", pki.ssh_key.splitlines()[1], pki.ca_key.splitlines()[1]]
+    needles += [base64_of(f"key-of-masters-{h}-key") for h in HOSTS]
+    for cmd in _commands(run):
+        for field in ("create", "update", "delete"):
+            text = cmd.inputs.get(field) or ""
+            assert not any(n in text for n in needles), f"{cmd.name}.{field} carries key material"
+
+
+def base64_of(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+def test_no_private_key_in_outputs(run: Run, pki: Pki) -> None:
+    text = repr(run.outputs)
+    assert "PRIVATE KEY" not in text and pki.ca_key not in text
+    assert set(run.outputs["masters"]) == set(HOSTS)
+    assert run.outputs["masters"]["master-2"] == {
+        "address": "10.231.0.12",
+        "cert_not_after": "2027-11-23T00:00:00Z",
+    }
+    assert run.outputs["masterLease"] == "kube-system/kube-scheduler"
+    assert run.outputs["customSchedulerLease"] == "kube-system/custom-k8s-scheduler"
+
+
+# ------------------------------------------------------------------ service and rollout
+
+
+def test_restarts_are_serialized_across_hosts(run: Run) -> None:
+    deps = {h: run.recorder.named(f"masters-{h}-service").dependencies for h in HOSTS}
+    assert not any(d.endswith("-service") for d in deps["master-1"])
+    assert "masters-master-1-service" in deps["master-2"]
+    assert "masters-master-2-service" in deps["master-3"]
+    # ...and each restart waits for everything its host reads.
+    for label in ("ca", "cert", "key", "kubeconfig", "config", "unit"):
+        assert f"masters-master-2-file-{label}" in deps["master-2"]
+    assert {"masters-master-2-daemon-reload", "masters-master-2-binary"} <= set(deps["master-2"])
+
+
+def test_service_waits_for_health_and_stops_on_delete(run: Run) -> None:
+    svc = run.recorder.named("masters-master-1-service").inputs
+    assert "systemctl restart kube-scheduler.service" in svc["create"]
+    assert "https://127.0.0.1:10259/healthz" in svc["create"]
+    assert '[ "$body" = ok ]' in svc["create"]
+    assert "deadline=$(( $(date +%s) + 60 ))" in svc["create"]
+    assert svc["delete"] == "systemctl disable --now kube-scheduler.service 2>/dev/null || true\n"
+
+
+def _script(r: Run, name: str) -> str:
+    return str(r.recorder.named(name).inputs["create"])
+
+
+def test_restart_and_reload_only_on_relevant_change(pki: Pki, run: Run) -> None:
+    # qps lives in the config file: restart every host, no daemon-reload.
+    c = mutate(base_config(pki), "bareMetal.qps", 75)
+    changed = run_program(as_raw(c))
+    for h in HOSTS:
+        assert _script(changed, f"masters-{h}-service") != _script(run, f"masters-{h}-service")
+        assert _script(changed, f"masters-{h}-daemon-reload") == _script(run, f"masters-{h}-daemon-reload")
+    # verbosity is a unit flag: daemon-reload and restart.
+    c = mutate(base_config(pki), "bareMetal.verbosity", 4)
+    changed = run_program(as_raw(c))
+    assert _script(changed, "masters-master-1-daemon-reload") != _script(run, "masters-master-1-daemon-reload")
+    # Same input, same scripts: a second `up` runs nothing.
+    again = run_program(as_raw(base_config(pki)))
+    for cmd in _commands(run):
+        assert again.recorder.named(cmd.name).inputs == cmd.inputs
+
+
+def test_binary_download_is_checksummed(run: Run) -> None:
+    script = _script(run, "masters-master-1-binary")
+    assert "curl -fsSL --proto =https" in script
+    assert "https://dl.k8s.io/v1.34.2/bin/linux/amd64/kube-scheduler" in script
+    assert f"echo '{'a' * 64}  '\"$tmp\" | sha256sum -c --quiet -" in script
+
+
+def test_binary_upload_for_air_gapped_hosts(pki: Pki, tmp_path: Any, monkeypatch: Any) -> None:
+    (tmp_path / "kube-scheduler").write_bytes(b"binary")
+    monkeypatch.chdir(tmp_path)
+    c = mutate(base_config(pki, hosts=1), "bareMetal.binary", {"localFile": "kube-scheduler"})
+    r = run_program(as_raw(c))
+    upload = r.recorder.named("masters-master-1-binary-upload")
+    assert upload.inputs["remotePath"] == "/usr/local/bin/kube-scheduler.upload"
+    sha = hashlib.sha256(b"binary").hexdigest()
+    script = _script(r, "masters-master-1-binary")
+    assert f"echo '{sha}  /usr/local/bin/kube-scheduler.upload' | sha256sum -c --quiet -" in script
+    assert "masters-master-1-binary-upload" in r.recorder.named("masters-master-1-binary").dependencies
+
+
+def test_prepare_creates_system_user_and_cleanup_removes_everything(run: Run) -> None:
+    prep = run.recorder.named("masters-master-1-prepare").inputs
+    assert "useradd --system --gid kube-scheduler --no-create-home" in prep["create"]
+    assert "--shell /usr/sbin/nologin kube-scheduler" in prep["create"]
+    assert "install -d -m 0750 -o root -g kube-scheduler" in prep["create"]
+    for fragment in (
+        "systemctl disable --now kube-scheduler.service",
+        "rm -f -- /etc/systemd/system/kube-scheduler.service /usr/local/bin/kube-scheduler",
+        "rm -rf -- /etc/kubernetes/scheduler",
+        "userdel kube-scheduler",
+    ):
+        assert fragment in prep["delete"]
+
+
+def test_every_child_has_a_component_parent(run: Run) -> None:
+    components = {r.name for r in run.recorder.resources if not r.type.startswith(("tls:", "command:", "kubernetes:"))}
+    for r in run.recorder.resources:
+        if r.type.startswith(("tls:", "command:", "kubernetes:")) and not r.type.startswith("pulumi:providers"):
+            assert r.parent in components, f"{r.name} has parent {r.parent!r}"
+
+
+def test_resources_per_host_do_not_depend_on_host_count(pki: Pki) -> None:
+    def per_host(n: int) -> int:
+        recorder = run_program(as_raw(mutate(base_config(pki, hosts=n), "inCluster.enabled", False))).recorder
+        return len(recorder.resources)
+
+    one, three = per_host(1), per_host(3)
+    assert (three - one) % 2 == 0 and (three - one) // 2 == one - 1  # 1 component + N×(per-host)
+
+
+# ------------------------------------------------------------------ in-cluster path
+
+
+def _k8s(run: Run, kind: str) -> list[Registered]:
+    return [r for r in run.recorder.resources if r.type.endswith(f":{kind}")]
+
+
+def test_rbac_least_privilege_and_own_lease(run: Run) -> None:
+    (role,) = _k8s(run, "ClusterRole")
+    rules = role.inputs["rules"]
+    for rule in rules:
+        for field in ("apiGroups", "resources", "verbs", "resourceNames"):
+            assert "*" not in rule.get(field, []), rule
+    lease_rules = [r for r in rules if "leases" in r["resources"]]
+    named = [r for r in lease_rules if r.get("resourceNames")]
+    assert named and all(r["resourceNames"] == ["custom-k8s-scheduler"] for r in named)
+    assert {"get", "update"} <= {v for r in named for v in r["verbs"]}
+    assert any("create" in r["verbs"] and not r.get("resourceNames") for r in lease_rules)
+    bound = {
+        (b.inputs["roleRef"]["kind"], b.inputs["roleRef"]["name"], b.inputs["metadata"].get("namespace"))
+        for b in _k8s(run, "ClusterRoleBinding") + _k8s(run, "RoleBinding")
+    }
+    assert bound == {
+        ("ClusterRole", "custom-k8s-scheduler", None),
+        ("ClusterRole", "system:volume-scheduler", None),
+        ("Role", "extension-apiserver-authentication-reader", "kube-system"),
+    }
+    for b in _k8s(run, "ClusterRoleBinding") + _k8s(run, "RoleBinding"):
+        assert b.inputs["subjects"] == [
+            {"kind": "ServiceAccount", "name": "custom-k8s-scheduler", "namespace": "kube-system"}
+        ]
+
+
+def test_config_map_holds_the_custom_profile(run: Run) -> None:
+    (cm,) = _k8s(run, "ConfigMap")
+    assert cm.inputs["metadata"]["name"] == "custom-k8s-scheduler-config"
+    cfg = yaml.safe_load(cm.inputs["data"]["config.yaml"])
+    assert cfg["apiVersion"] == "kubescheduler.config.k8s.io/v1"
+    assert cfg["leaderElection"]["resourceName"] == "custom-k8s-scheduler"
+    assert cfg["leaderElection"]["resourceNamespace"] == "kube-system"
+    assert cfg["clientConnection"]["qps"] == 100 and cfg["clientConnection"]["burst"] == 200
+    assert "kubeconfig" not in cfg["clientConnection"] or not cfg["clientConnection"]["kubeconfig"]
+    (profile,) = cfg["profiles"]
+    assert profile["schedulerName"] == "custom-k8s-scheduler"
+    (fit,) = [p for p in profile["pluginConfig"] if p["name"] == "NodeResourcesFit"]
+    strategy = fit["args"]["scoringStrategy"]
+    assert strategy["type"] == "MostAllocated"
+    assert sorted((r["name"], r["weight"]) for r in strategy["resources"]) == [("cpu", 1), ("memory", 1)]
+
+
+def test_deployment_is_hardened_and_rolls_on_config_change(run: Run) -> None:
+    (cm,) = _k8s(run, "ConfigMap")
+    (dep,) = _k8s(run, "Deployment")
+    spec = dep.inputs["spec"]
+    assert spec["replicas"] == 2
+    tpl = spec["template"]
+    checksum = hashlib.sha256(cm.inputs["data"]["config.yaml"].encode()).hexdigest()
+    assert tpl["metadata"]["annotations"]["checksum/config"] == checksum
+    labels = tpl["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "kube-scheduler"
+    assert labels["app.kubernetes.io/instance"] == "custom-k8s-scheduler"
+    pod = tpl["spec"]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    assert pod["serviceAccountName"] == "custom-k8s-scheduler"
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert {"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"} in terms[0]["matchExpressions"]
+    anti = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert anti[0]["topologyKey"] == "kubernetes.io/hostname"
+    psc = pod["securityContext"]
+    assert psc["runAsNonRoot"] is True and psc["runAsUser"] > 0
+    assert psc["seccompProfile"] == {"type": "RuntimeDefault"}
+    (c,) = pod["containers"]
+    assert c["image"] == "registry.k8s.io/kube-scheduler:v1.34.2"
+    csc = c["securityContext"]
+    assert csc["allowPrivilegeEscalation"] is False and csc["readOnlyRootFilesystem"] is True
+    assert csc["capabilities"] == {"drop": ["ALL"]}
+    assert csc.get("runAsNonRoot", True) is True  # seed 004 set false here
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    for probe in ("livenessProbe", "readinessProbe"):
+        get = c[probe]["httpGet"]
+        assert (get["path"], ports.get(get["port"], get["port"]), get["scheme"]) == ("/healthz", 10259, "HTTPS")
+    assert c["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
+    assert c["resources"]["limits"]["memory"] == "512Mi"
+    assert "--config=/etc/kubernetes/custom-k8s-scheduler/config.yaml" in c["command"]
+    assert not any(a.startswith("--port") for a in c["command"])
+    (mount,) = c["volumeMounts"]
+    assert mount["readOnly"] is True and mount["mountPath"] == "/etc/kubernetes/custom-k8s-scheduler"
+    (vol,) = pod["volumes"]
+    assert vol["configMap"]["name"] == "custom-k8s-scheduler-config"
+
+
+def test_pdb_and_sample_pod(run: Run) -> None:
+    (pdb,) = _k8s(run, "PodDisruptionBudget")
+    assert pdb.inputs["spec"]["minAvailable"] == 1
+    (pod,) = _k8s(run, "Pod")
+    assert pod.inputs["spec"]["schedulerName"] == "custom-k8s-scheduler"
+
+
+def test_single_replica_has_no_pdb(pki: Pki) -> None:
+    r = run_program(as_raw(mutate(base_config(pki), "inCluster.replicas", 1)))
+    assert _k8s(r, "PodDisruptionBudget") == []
+
+
+def test_in_cluster_children_use_the_configured_provider(run: Run) -> None:
+    providers = run.recorder.by_type("pulumi:providers:kubernetes")
+    assert [p.name for p in providers] == ["cluster"]
+    for kind in ("ServiceAccount", "ClusterRole", "ConfigMap", "Deployment"):
+        (r,) = _k8s(run, kind)
+        assert "::cluster::" in r.provider or r.provider.split("::")[-2:][0] == "cluster"
+
+
+# ------------------------------------------------------------------ render mode
+
+
+def test_render_mode_touches_no_host(pki: Pki, tmp_path: Any) -> None:
+    c = base_config(pki) | {"outputMode": "render", "renderDir": str(tmp_path)}
+    r = run_program(as_raw(c))
+    assert r.recorder.by_type("command:remote:Command") == []
+    assert r.recorder.by_type("remote:CopyToRemote") == []
+    (provider,) = r.recorder.by_type("pulumi:providers:kubernetes")
+    assert provider.inputs["renderYamlToDirectory"] == f"{tmp_path}/manifests"
+    key = r.recorder.named("masters-master-2-file-key")
+    assert f"dst={tmp_path}/hosts/master-2/etc/kubernetes/scheduler/pki/kube-scheduler.key" in key.inputs["create"]
+    assert "chown" not in key.inputs["create"] and "stdin" in key.secret_paths
+    assert re.search(r"mkdir -p", key.inputs["create"])
