@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import copy
 import datetime as dt
 import json
@@ -82,7 +83,7 @@ def base_config(pki: Pki, hosts: int = 3) -> dict[str, Any]:
             "hosts": [
                 {
                     "name": f"master-{i + 1}",
-                    "address": f"10.231.0.{11 + i}",
+                    "address": str(ipaddress.ip_address("10.231.0.11") + i),
                     "hostKey": pki.host_keys[i % len(pki.host_keys)],
                 }
                 for i in range(hosts)

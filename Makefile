@@ -1,0 +1,48 @@
+# Two entry points a new machine needs (see README): `make up` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+ENV := source scripts/env.sh &&
+PY := .venv/bin/python
+STACK ?= dev
+
+.PHONY: setup test unit lint bench lab-up lab-down lab-status up status down preview
+
+setup:
+	bash scripts/setup.sh
+
+## Unit tests (mocks), then the suites that need the toolchain and the lab.
+test: setup
+	$(ENV) $(PY) -m pytest -q -p no:cacheprovider
+
+unit: setup
+	$(ENV) $(PY) -m pytest -q -p no:cacheprovider -m "not lab and not toolchain"
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy components __main__.py tests bench
+
+bench: setup
+	$(ENV) $(PY) bench/mock_scale.py
+
+lab-up:
+	bash lab/lab.sh up
+
+lab-down:
+	bash lab/lab.sh down
+
+lab-status:
+	bash lab/lab.sh status
+
+preview: setup lab-up
+	$(ENV) pulumi preview --stack $(STACK) --diff
+
+up: setup lab-up
+	$(ENV) $(PY) -m scripts.stack up $(STACK)
+
+status:
+	$(ENV) $(PY) -m scripts.stack status $(STACK)
+
+down: setup
+	$(ENV) $(PY) -m scripts.stack destroy $(STACK)
+	bash lab/lab.sh down

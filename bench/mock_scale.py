@@ -1,0 +1,72 @@
+"""Mock-scale benchmark: the program with 3, 30 and 300 hosts under Pulumi mocks.
+
+Prints resources per host (must not grow with the host count), seconds, and the ratio to a
+floor that registers the same number of bare resources without our code. Target: ≤ 1.3× at 300.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pulumi  # noqa: E402
+import pulumi_command as command  # noqa: E402
+
+from tests.support import Recorder, RecordingMonitor, as_raw, base_config, make_pki, run_program  # noqa: E402
+
+SIZES = (3, 30, 300)
+
+
+def floor(count: int) -> float:
+    """Register `count` bare Command resources under the same mocks and wait for them."""
+    recorder = Recorder()
+    pulumi.runtime.set_mocks(recorder, preview=False, monitor=RecordingMonitor(recorder))
+    start = time.perf_counter()
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[object]:
+        cmds = [command.local.Command(f"r{i}", create="true") for i in range(count)]
+        return pulumi.Output.all(*[c.stdout for c in cmds])
+
+    program()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    pki = make_pki()
+    rows = []
+    for n in SIZES:
+        raw = as_raw(base_config(pki, hosts=n) | {"inCluster": {"enabled": False}})
+        start = time.perf_counter()
+        resources = len(run_program(raw).recorder.resources)
+        ours = time.perf_counter() - start
+        base = floor(resources)
+        rows.append(
+            {
+                "hosts": n,
+                "resources": resources,
+                "per_host": round((resources - 1) / n, 2),
+                "seconds": round(ours, 2),
+                "floor_seconds": round(base, 2),
+                "ratio": round(ours / base, 2),
+            }
+        )
+    print(f"{'hosts':>6} {'resources':>10} {'per host':>9} {'seconds':>8} {'floor s':>8} {'ratio':>6}")
+    for r in rows:
+        print(
+            f"{r['hosts']:>6} {r['resources']:>10} {r['per_host']:>9} {r['seconds']:>8} "
+            f"{r['floor_seconds']:>8} {r['ratio']:>6}"
+        )
+    out = ROOT / ".bench" / "mock_scale.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(rows, indent=2))
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
