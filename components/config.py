@@ -499,6 +499,7 @@ def _sha256_file(path: Path) -> str:
 
 def _resolve_hosts(raw: _Raw, problems: list[str], base: Path) -> list[ResolvedHost]:
     bm = raw.bare_metal
+    connects = raw.output_mode == "apply"
     shared_key = _one_of(raw, "sshPrivateKey", "sshPrivateKeyFile", problems, base, required=False)
     hosts: list[ResolvedHost] = []
     for kind in ("name", "address"):
@@ -516,7 +517,8 @@ def _resolve_hosts(raw: _Raw, problems: list[str], base: Path) -> list[ResolvedH
         private_key = shared_key
         if h.private_key_file is not None:
             private_key = _read_file(f"bareMetal.hosts[{i}].privateKeyFile", h.private_key_file, problems, base)
-        if private_key is None and not h.use_agent:
+        # Render mode connects to nothing: SSH credentials and pins are not needed.
+        if private_key is None and not h.use_agent and connects:
             problems.append(
                 f"{key_loc}.privateKeyFile: expected a key (privateKeyFile, sshPrivateKey) "
                 f"or useAgent: true for host {h.name!r}, got none"
@@ -531,7 +533,7 @@ def _resolve_hosts(raw: _Raw, problems: list[str], base: Path) -> list[ResolvedH
                         f"{key_loc}.hostKeyFile: expected an OpenSSH public key line, "
                         f"got {host_key[:40]!r} in {h.host_key_file!r}"
                     )
-        if host_key is None and not bm.insecure_skip_host_key_check:
+        if host_key is None and not bm.insecure_skip_host_key_check and connects:
             problems.append(
                 f"{key_loc}.hostKey: expected the host's pinned SSH public key (hostKey or hostKeyFile) "
                 f"for host {h.name!r}, got none; set bareMetal.insecureSkipHostKeyCheck: true only "
@@ -621,7 +623,8 @@ def _resolve(raw: _Raw, problems: list[str], base: Path) -> StackConfig:
         if not bm.hosts:
             problems.append(f"{PROJECT}:bareMetal.hosts: expected at least one host, got []")
         hosts = _resolve_hosts(raw, problems, base)
-        binary = _resolve_binary(raw, problems, base)
+        if raw.output_mode == "apply":  # render mode installs no binary
+            binary = _resolve_binary(raw, problems, base)
     ic = raw.in_cluster
     kubeconfig = _one_of(raw, "kubeconfig", "kubeconfigFile", problems, base, required=False)
     if ic.enabled and bm.enabled and ic.scheduler_name == "default-scheduler":

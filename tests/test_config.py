@@ -63,6 +63,21 @@ def test_insecure_opt_out_allows_missing_host_key(pki: Pki) -> None:
     assert load_config(as_raw(c)).hosts[0].host_key is None
 
 
+def test_render_mode_needs_no_ssh_credentials_pins_or_binary(pki: Pki) -> None:
+    c = base_config(pki) | {"outputMode": "render"}
+    del c["sshPrivateKey"], c["bareMetal"]["binary"]
+    for host in c["bareMetal"]["hosts"]:
+        del host["hostKey"]
+    cfg = load_config(as_raw(c))
+    assert [h.host_key for h in cfg.hosts] == [None, None, None]
+    # ...while the same config in apply mode is refused for each of them.
+    with pytest.raises(ConfigError) as info:
+        load_config(as_raw(c | {"outputMode": "apply"}))
+    joined = "\n".join(info.value.problems)
+    assert joined.count(".hostKey:") == 3 and joined.count(".privateKeyFile:") == 3
+    assert "bareMetal.binary.sha256" in joined
+
+
 def test_local_binary_is_hashed(pki: Pki, tmp_path: Path) -> None:
     (tmp_path / "kube-scheduler").write_bytes(b"binary")
     c = mutate(base_config(pki), "bareMetal.binary", {"localFile": "kube-scheduler"})
