@@ -1,0 +1,153 @@
+"""`make up | status | down`: drive a stack through the Automation API and print a short summary.
+
+    python -m scripts.stack up dev       pulumi up --yes, then the summary
+    python -m scripts.stack status dev   the summary only
+    python -m scripts.stack destroy dev  pulumi destroy --yes
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from components.config import ResolvedHost, StackConfig, load_config, project_values  # noqa: E402
+
+
+def select(stack_name: str) -> auto.Stack:
+    return auto.create_or_select_stack(stack_name=stack_name, work_dir=str(ROOT))
+
+
+def stack_config(stack: auto.Stack) -> StackConfig:
+    values = {k: v.value for k, v in stack.get_all_config().items()}
+    return load_config(project_values(values), base_dir=ROOT)
+
+
+def kubectl_binary(cfg: StackConfig) -> str:
+    cache = Path(os.environ.get("KSCHED_CACHE", Path.home() / ".cache" / "ksched"))
+    built = cache / "k8s" / cfg.kubernetes_version.tag / "bin" / "kubectl"
+    return str(built) if built.exists() else (shutil.which("kubectl") or "kubectl")
+
+
+@contextmanager
+def credentials(cfg: StackConfig) -> Iterator[Path]:
+    """A private temp dir with the SSH keys, known_hosts and kubeconfig; removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="ksched-") as tmp:
+        d = Path(tmp)
+        os.chmod(d, 0o700)
+        known = [f"[{h.address}]:{h.port} {h.host_key}" for h in cfg.hosts if h.host_key]
+        (d / "known_hosts").write_text("\n".join(known) + "\n")
+        for h in cfg.hosts:
+            if h.private_key is not None:
+                key = d / f"{h.name}.key"
+                key.touch(mode=0o600)
+                key.write_text(h.private_key.get_secret_value())
+        if cfg.kubeconfig is not None:
+            kc = d / "kubeconfig"
+            kc.touch(mode=0o600)
+            kc.write_text(cfg.kubeconfig.get_secret_value())
+        yield d
+
+
+def ssh(creds: Path, host: ResolvedHost, script: str) -> str:
+    cmd = ["ssh", "-p", str(host.port), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
+    cmd += ["-o", f"UserKnownHostsFile={creds / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes"]
+    if host.private_key is not None:
+        cmd += ["-i", str(creds / f"{host.name}.key"), "-o", "IdentitiesOnly=yes"]
+    cmd += [f"{host.user}@{host.address}", script]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    return out.stdout.strip() if out.returncode == 0 else f"unreachable ({out.stderr.strip()[-80:]})"
+
+
+def kubectl(cfg: StackConfig, creds: Path, *args: str) -> Any:
+    cmd = [kubectl_binary(cfg)]
+    if cfg.kubeconfig is not None:
+        cmd += ["--kubeconfig", str(creds / "kubeconfig")]
+    out = subprocess.run([*cmd, *args, "-o", "json"], capture_output=True, text=True, timeout=20)
+    return json.loads(out.stdout) if out.returncode == 0 else None
+
+
+MASTER_PROBE = (
+    "printf '%s ' $(systemctl is-active kube-scheduler.service); "
+    "curl -s --max-time 2 --cacert /etc/kubernetes/scheduler/pki/ca.crt "
+    "https://127.0.0.1:10259/healthz || printf 'no-answer'"
+)
+
+
+def summary(stack: auto.Stack) -> int:
+    """Print masters, lease holders and pod placement; return 0 when all is well."""
+    cfg = stack_config(stack)
+    problems = 0
+    with credentials(cfg) as creds:
+        if cfg.bare_metal.enabled and cfg.output_mode == "apply":
+            print("masters (kube-scheduler.service, /healthz):")
+            for h in cfg.hosts:
+                state = ssh(creds, h, MASTER_PROBE)
+                problems += state != "active ok"
+                print(f"  {h.name:<12} {h.address:<16} {state}")
+        if cfg.output_mode != "apply":
+            print(f"render mode: files in {cfg.render_dir}/hosts, manifests in {cfg.render_dir}/manifests")
+            return 0
+        leases = [("kube-system", "kube-scheduler")] if cfg.bare_metal.enabled else []
+        if cfg.in_cluster.enabled:
+            leases.append((cfg.in_cluster.namespace, cfg.in_cluster.scheduler_name))
+        print("leases:")
+        for ns, name in leases:
+            lease = kubectl(cfg, creds, "-n", ns, "get", "lease", name)
+            holder = (lease or {}).get("spec", {}).get("holderIdentity") or "none"
+            problems += holder == "none"
+            print(f"  {ns}/{name:<24} held by {holder}")
+        if cfg.in_cluster.enabled:
+            ic = cfg.in_cluster
+            pods = kubectl(
+                cfg, creds, "get", "pods", "-A", "-l", f"app.kubernetes.io/instance={ic.scheduler_name}"
+            )
+            sample = kubectl(cfg, creds, "-n", "default", "get", "pod", "custom-scheduler-sample")
+            print("pods:")
+            for p in (pods or {}).get("items", []) + ([sample] if sample else []):
+                node = p["spec"].get("nodeName") or "(not bound)"
+                problems += node == "(not bound)"
+                sched = p["spec"].get("schedulerName", "default-scheduler")
+                print(f"  {p['metadata']['namespace']}/{p['metadata']['name']:<44} {node:<12} by {sched}")
+    return 1 if problems else 0
+
+
+def progress(line: str) -> None:
+    print(line, end="" if line.endswith("\n") else "\n", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in {"up", "status", "destroy", "preview"}:
+        print(__doc__)
+        return 2
+    action, name = argv
+    stack = select(name)
+    start = time.monotonic()
+    if action == "up":
+        result = stack.up(on_output=progress, color="never")
+        print(f"==> pulumi up: {result.summary.result} in {time.monotonic() - start:.0f}s")
+    elif action == "preview":
+        stack.preview(on_output=progress, diff=True, color="never")
+        return 0
+    elif action == "destroy":
+        stack.destroy(on_output=progress, color="never")
+        print(f"==> pulumi destroy done in {time.monotonic() - start:.0f}s")
+        return 0
+    return summary(stack)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
