@@ -16,13 +16,17 @@ def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
     if cfg.output_mode == "render":
         # Writes manifests, talks to no cluster (pulumi-kubernetes render mode).
         return k8s.Provider(
-            "render", render_yaml_to_directory=str(Path(cfg.render_dir).resolve() / "manifests")
+            "render",
+            render_yaml_to_directory=str(Path(cfg.render_dir).resolve() / "manifests"),
+            enable_config_map_mutable=True,
         )
     kubeconfig = cfg.kubeconfig.get_secret_value() if cfg.kubeconfig is not None else None
     return k8s.Provider(
         "cluster",
         # None: the ambient kubeconfig ($KUBECONFIG or ~/.kube/config), as kubectl would use.
         kubeconfig=pulumi.Output.secret(kubeconfig) if kubeconfig is not None else None,
+        # Update the ConfigMap in place; the Deployment's checksum annotation rolls the pods.
+        enable_config_map_mutable=True,
     )
 
 

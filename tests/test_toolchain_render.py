@@ -1,0 +1,219 @@
+"""The real toolchain (CLI, language host, tls/command/kubernetes plugins) on a render-mode stack.
+
+preview, up, a second up with no changes, a readable `preview --diff`, and destroy, through the
+Automation API with a temporary local backend. The certificates are made by the real pulumi-tls
+provider and checked here with `cryptography`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pulumi import automation as auto
+
+ROOT = Path(__file__).resolve().parent.parent
+HOSTS = {"master-1": "10.231.0.11", "master-2": "10.231.0.12", "master-3": "10.231.0.13"}
+PASSPHRASE = "toolchain-test-passphrase"
+
+pytestmark = pytest.mark.toolchain
+
+
+def _ca(tmp: Path) -> x509.Certificate:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "render-test-ca")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (tmp / "ca.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp / "ca.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    os.chmod(tmp / "ca.key", 0o600)
+    return cert
+
+
+def _project_copy(tmp: Path) -> Path:
+    """The program in a scratch dir, so stack files and state never land in the repository."""
+    work = tmp / "project"
+    work.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, work / name)
+    (work / "components").symlink_to(ROOT / "components")
+    (work / ".venv").symlink_to(ROOT / ".venv")
+    return work
+
+
+class Rendered:
+    def __init__(self, stack: auto.Stack, out: Path, ca: x509.Certificate) -> None:
+        self.stack, self.out, self.ca = stack, out, ca
+        self.first_up: auto.UpResult | None = None
+        self.second_up: auto.UpResult | None = None
+        self.preview_lines: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
+    assert shutil.which("pulumi"), "pulumi not on PATH: run `make setup` (or source scripts/env.sh)"
+    tmp = tmp_path_factory.mktemp("render-stack")
+    ca = _ca(tmp)
+    out = tmp / "out"
+    work = _project_copy(tmp)
+    (tmp / "state").mkdir()
+    env = {
+        "PULUMI_BACKEND_URL": f"file://{tmp / 'state'}",
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
+    ws = auto.LocalWorkspace(work_dir=str(work), env_vars=env)
+    stack = auto.Stack.create("render", ws)
+    hosts = [{"name": n, "address": a} for n, a in HOSTS.items()]
+    config = {
+        "kubernetesVersion": "1.34.2",
+        "apiServerUrl": "https://10.231.0.1:6443",
+        "caCertFile": str(tmp / "ca.crt"),
+        "caKeyFile": str(tmp / "ca.key"),
+        "outputMode": "render",
+        "renderDir": str(out),
+        "bareMetal": json.dumps({"enabled": True, "hosts": hosts}),
+        "inCluster": json.dumps({"enabled": True, "waitForReady": False}),
+    }
+    stack.set_all_config({f"kube-scheduler:{k}": auto.ConfigValue(v) for k, v in config.items()})
+    r = Rendered(stack, out, ca)
+    stack.preview(color="never")
+    r.first_up = stack.up(color="never")
+    r.second_up = stack.up(color="never")
+    stack.set_config("kube-scheduler:inCluster", auto.ConfigValue(json.dumps({"enabled": True, "qps": 150, "waitForReady": False})))
+    stack.preview(diff=True, color="never", on_output=r.preview_lines.append)
+    stack.set_config("kube-scheduler:inCluster", auto.ConfigValue(config["inCluster"]))
+    try:
+        yield r
+    finally:
+        stack.destroy(color="never")
+        ws.remove_stack("render")
+
+
+def _host_file(r: Rendered, host: str, path: str) -> Path:
+    return r.out / "hosts" / host / path.lstrip("/")
+
+
+def test_first_up_creates_and_second_up_changes_nothing(rendered: Rendered) -> None:
+    assert rendered.first_up is not None and rendered.second_up is not None
+    assert rendered.first_up.summary.result == "succeeded"
+    created = (rendered.first_up.summary.resource_changes or {}).get("create", 0)
+    assert created >= 3 * 9 + 9
+    changes = rendered.second_up.summary.resource_changes or {}
+    assert set(changes) == {"same"}, changes
+
+
+@pytest.mark.parametrize(("host", "address"), HOSTS.items())
+def test_host_certificate_chains_to_the_ca(rendered: Rendered, host: str, address: str) -> None:
+    pem = _host_file(rendered, host, "/etc/kubernetes/scheduler/pki/kube-scheduler.crt").read_bytes()
+    cert = x509.load_pem_x509_certificate(pem)
+    cert.verify_directly_issued_by(rendered.ca)
+    cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    org = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    assert (cn, org) == ("system:kube-scheduler", "system:kube-scheduler")
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sorted(san.get_values_for_type(x509.DNSName)) == sorted([host, "localhost"])
+    assert sorted(str(ip) for ip in san.get_values_for_type(x509.IPAddress)) == sorted(["127.0.0.1", address])
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert set(eku) == {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH}
+    ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert ku.digital_signature and ku.key_encipherment
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert abs(lifetime - dt.timedelta(hours=8760)) < dt.timedelta(minutes=5)
+    # The key file holds the private key of exactly this certificate.
+    key = serialization.load_pem_private_key(
+        _host_file(rendered, host, "/etc/kubernetes/scheduler/pki/kube-scheduler.key").read_bytes(), None
+    )
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert key.public_key().public_bytes(*spki) == cert.public_key().public_bytes(*spki)
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_kubeconfig_embeds_exactly_that_certificate(rendered: Rendered, host: str) -> None:
+    kc = yaml.safe_load(_host_file(rendered, host, "/etc/kubernetes/scheduler/kube-scheduler.kubeconfig").read_text())
+    cert = _host_file(rendered, host, "/etc/kubernetes/scheduler/pki/kube-scheduler.crt").read_text()
+    user = kc["users"][0]["user"]
+    assert base64.b64decode(user["client-certificate-data"]).decode() == cert
+    ca = base64.b64decode(kc["clusters"][0]["cluster"]["certificate-authority-data"])
+    assert ca == rendered.ca.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.mark.parametrize(
+    ("path", "mode"),
+    [
+        ("/etc/kubernetes/scheduler/pki/kube-scheduler.key", 0o640),
+        ("/etc/kubernetes/scheduler/kube-scheduler.kubeconfig", 0o640),
+        ("/etc/kubernetes/scheduler/kube-scheduler.yaml", 0o640),
+        ("/etc/kubernetes/scheduler/pki/ca.crt", 0o644),
+        ("/etc/systemd/system/kube-scheduler.service", 0o644),
+    ],
+)
+def test_rendered_file_modes(rendered: Rendered, path: str, mode: int) -> None:
+    for host in HOSTS:
+        assert stat.S_IMODE(_host_file(rendered, host, path).stat().st_mode) == mode
+
+
+def test_manifests_parse_and_hold_the_expected_objects(rendered: Rendered) -> None:
+    docs: list[dict[str, Any]] = []
+    for f in sorted((rendered.out / "manifests").rglob("*.yaml")):
+        docs += [d for d in yaml.safe_load_all(f.read_text()) if d]
+    kinds = sorted((d["kind"], d["metadata"]["name"]) for d in docs)
+    assert kinds == sorted(
+        [
+            ("ServiceAccount", "custom-k8s-scheduler"),
+            ("ClusterRole", "custom-k8s-scheduler"),
+            ("ClusterRoleBinding", "custom-k8s-scheduler"),
+            ("ClusterRoleBinding", "custom-k8s-scheduler-as-volume-scheduler"),
+            ("RoleBinding", "custom-k8s-scheduler-auth-reader"),
+            ("ConfigMap", "custom-k8s-scheduler-config"),
+            ("Deployment", "custom-k8s-scheduler"),
+            ("PodDisruptionBudget", "custom-k8s-scheduler"),
+            ("Pod", "custom-scheduler-sample"),
+        ]
+    )
+    (cm,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert yaml.safe_load(cm["data"]["config.yaml"])["apiVersion"] == "kubescheduler.config.k8s.io/v1"
+
+
+def test_state_holds_no_private_key_in_plain_text(rendered: Rendered) -> None:
+    state = json.dumps(rendered.stack.export_stack().deployment)
+    assert "PRIVATE KEY" not in state
+    assert "ciphertext" in state  # the keys are there, encrypted
+
+
+def test_preview_diff_is_readable(rendered: Rendered) -> None:
+    text = "".join(rendered.preview_lines)
+    assert "kubernetes:core/v1:ConfigMap" in text
+    assert "qps: 100" in text and "qps: 150" in text
+    assert "PRIVATE KEY" not in text
