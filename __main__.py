@@ -1,13 +1,12 @@
 """kube-scheduler, deployed per stack: read and validate config, build the components, export."""
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config_env
 
-from components.config import ConfigError, load_config, project_values
+from components.config import ConfigError, load_config, program_values
 from components.stack import build
 
 try:
-    config = load_config(project_values({**get_config_env(), **CONFIG}))
+    config = load_config(program_values())
 except ConfigError as e:
     # Raised before any resource is registered: invalid input creates nothing.
     raise SystemExit(str(e)) from None

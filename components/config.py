@@ -82,9 +82,7 @@ class ConfigError(Exception):
 
 class _Model(BaseModel):
     # camelCase keys as Pulumi config conventionally uses; unknown keys are typos, not ignored.
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
 def _check_quantity(value: str) -> str:
@@ -516,7 +514,9 @@ def _resolve_hosts(raw: _Raw, problems: list[str], base: Path) -> list[ResolvedH
         key_loc = f"{PROJECT}:bareMetal.hosts[{i}]"
         private_key = shared_key
         if h.private_key_file is not None:
-            private_key = _read_file(f"bareMetal.hosts[{i}].privateKeyFile", h.private_key_file, problems, base)
+            private_key = _read_file(
+                f"bareMetal.hosts[{i}].privateKeyFile", h.private_key_file, problems, base
+            )
         # Render mode connects to nothing: SSH credentials and pins are not needed.
         if private_key is None and not h.use_agent and connects:
             problems.append(
@@ -662,3 +662,10 @@ def project_values(all_config: Mapping[str, str]) -> dict[str, str]:
     """
     prefix = PROJECT + ":"
     return {k.removeprefix(prefix): v for k, v in all_config.items() if k.startswith(prefix)}
+
+
+def program_values() -> dict[str, str]:
+    """This program's config values inside a running Pulumi program (or under mocks)."""
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    return project_values({**get_config_env(), **CONFIG.get()})

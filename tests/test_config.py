@@ -88,57 +88,129 @@ def test_local_binary_is_hashed(pki: Pki, tmp_path: Path) -> None:
 
 # (id, mutations, expected substrings of one reported problem)
 BAD: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
-    ("version-too-old", [("kubernetesVersion", "1.20.0")],
-     ["kube-scheduler:kubernetesVersion", "'1.20.0'", "supported: 1.29 to 1.36"]),
-    ("version-malformed", [("kubernetesVersion", "latest")],
-     ["kube-scheduler:kubernetesVersion", "'latest'", "1.MINOR.PATCH"]),
-    ("host-name-malformed", [("bareMetal.hosts.0.name", "Master_1")],
-     ["kube-scheduler:bareMetal.hosts[0].name", "DNS-1123", "'Master_1'"]),
-    ("host-address-malformed", [("bareMetal.hosts.1.address", "10.0.0.300")],
-     ["kube-scheduler:bareMetal.hosts[1].address", "IP address or DNS name", "'10.0.0.300'"]),
-    ("host-name-duplicate", [("bareMetal.hosts.2.name", "master-1")],
-     ["kube-scheduler:bareMetal.hosts[2].name", "unique name", "'master-1' again (also hosts[0])"]),
-    ("host-address-duplicate", [("bareMetal.hosts.1.address", "10.231.0.11")],
-     ["kube-scheduler:bareMetal.hosts[1].address", "unique address", "'10.231.0.11'"]),
-    ("host-key-missing", [("bareMetal.hosts.1.hostKey", DELETE)],
-     ["kube-scheduler:bareMetal.hosts[1].hostKey", "pinned SSH public key", "'master-2'",
-      "insecureSkipHostKeyCheck"]),
-    ("host-key-malformed", [("bareMetal.hosts.0.hostKey", "not-a-key")],
-     ["kube-scheduler:bareMetal.hosts[0].hostKey", "OpenSSH public key", "'not-a-key'"]),
-    ("ssh-port-out-of-range", [("bareMetal.hosts.0.port", 70000)],
-     ["kube-scheduler:bareMetal.hosts[0].port", "less than or equal to 65535", "70000"]),
-    ("no-ssh-credentials", [("sshPrivateKey", DELETE)],
-     ["kube-scheduler:bareMetal.hosts[0].privateKeyFile", "useAgent", "'master-1'"]),
-    ("ca-key-mismatch", [("caKey", "OTHER")],
-     ["kube-scheduler:caKey", "does not match", "CN=test-ca"]),
+    (
+        "version-too-old",
+        [("kubernetesVersion", "1.20.0")],
+        ["kube-scheduler:kubernetesVersion", "'1.20.0'", "supported: 1.29 to 1.36"],
+    ),
+    (
+        "version-malformed",
+        [("kubernetesVersion", "latest")],
+        ["kube-scheduler:kubernetesVersion", "'latest'", "1.MINOR.PATCH"],
+    ),
+    (
+        "host-name-malformed",
+        [("bareMetal.hosts.0.name", "Master_1")],
+        ["kube-scheduler:bareMetal.hosts[0].name", "DNS-1123", "'Master_1'"],
+    ),
+    (
+        "host-address-malformed",
+        [("bareMetal.hosts.1.address", "10.0.0.300")],
+        ["kube-scheduler:bareMetal.hosts[1].address", "IP address or DNS name", "'10.0.0.300'"],
+    ),
+    (
+        "host-name-duplicate",
+        [("bareMetal.hosts.2.name", "master-1")],
+        ["kube-scheduler:bareMetal.hosts[2].name", "unique name", "'master-1' again (also hosts[0])"],
+    ),
+    (
+        "host-address-duplicate",
+        [("bareMetal.hosts.1.address", "10.231.0.11")],
+        ["kube-scheduler:bareMetal.hosts[1].address", "unique address", "'10.231.0.11'"],
+    ),
+    (
+        "host-key-missing",
+        [("bareMetal.hosts.1.hostKey", DELETE)],
+        [
+            "kube-scheduler:bareMetal.hosts[1].hostKey",
+            "pinned SSH public key",
+            "'master-2'",
+            "insecureSkipHostKeyCheck",
+        ],
+    ),
+    (
+        "host-key-malformed",
+        [("bareMetal.hosts.0.hostKey", "not-a-key")],
+        ["kube-scheduler:bareMetal.hosts[0].hostKey", "OpenSSH public key", "'not-a-key'"],
+    ),
+    (
+        "ssh-port-out-of-range",
+        [("bareMetal.hosts.0.port", 70000)],
+        ["kube-scheduler:bareMetal.hosts[0].port", "less than or equal to 65535", "70000"],
+    ),
+    (
+        "no-ssh-credentials",
+        [("sshPrivateKey", DELETE)],
+        ["kube-scheduler:bareMetal.hosts[0].privateKeyFile", "useAgent", "'master-1'"],
+    ),
+    ("ca-key-mismatch", [("caKey", "OTHER")], ["kube-scheduler:caKey", "does not match", "CN=test-ca"]),
     ("ca-key-missing", [("caKey", DELETE)], ["kube-scheduler:caKey", "required", "caKeyFile"]),
-    ("ca-file-missing", [("caCert", DELETE), ("caCertFile", "/nonexistent/ca.crt")],
-     ["kube-scheduler:caCertFile", "readable file", "'/nonexistent/ca.crt'"]),
-    ("replicas-zero", [("inCluster.replicas", 0)],
-     ["kube-scheduler:inCluster.replicas", "greater than or equal to 1", "got 0"]),
-    ("cpu-quantity-bad", [("inCluster.resources.cpu", "lots")],
-     ["kube-scheduler:inCluster.resources.cpu", "Kubernetes quantity", "'lots'"]),
-    ("memory-quantity-bad", [("inCluster.resources.memory", "512MB")],
-     ["kube-scheduler:inCluster.resources.memory", "Kubernetes quantity", "'512MB'"]),
-    ("scoring-unknown", [("inCluster.scoringStrategy", "Random")],
-     ["kube-scheduler:inCluster.scoringStrategy", "MostAllocated", "'Random'"]),
-    ("weight-negative", [("inCluster.resourceWeights", {"cpu": -1, "memory": 1})],
-     ["kube-scheduler:inCluster.resourceWeights", "1 to 100", "'cpu': -1"]),
-    ("renew-not-below-lease", [("bareMetal.leaderElection", {"leaseDurationSeconds": 10,
-                                                              "renewDeadlineSeconds": 10})],
-     ["kube-scheduler:bareMetal.leaderElection", "renewDeadlineSeconds", "leaseDurationSeconds (10)",
-      "got 10"]),
-    ("both-paths-disabled", [("bareMetal.enabled", False), ("inCluster.enabled", False)],
-     ["bareMetal.enabled / inCluster.enabled", "at least one path", "both disabled"]),
+    (
+        "ca-file-missing",
+        [("caCert", DELETE), ("caCertFile", "/nonexistent/ca.crt")],
+        ["kube-scheduler:caCertFile", "readable file", "'/nonexistent/ca.crt'"],
+    ),
+    (
+        "replicas-zero",
+        [("inCluster.replicas", 0)],
+        ["kube-scheduler:inCluster.replicas", "greater than or equal to 1", "got 0"],
+    ),
+    (
+        "cpu-quantity-bad",
+        [("inCluster.resources.cpu", "lots")],
+        ["kube-scheduler:inCluster.resources.cpu", "Kubernetes quantity", "'lots'"],
+    ),
+    (
+        "memory-quantity-bad",
+        [("inCluster.resources.memory", "512MB")],
+        ["kube-scheduler:inCluster.resources.memory", "Kubernetes quantity", "'512MB'"],
+    ),
+    (
+        "scoring-unknown",
+        [("inCluster.scoringStrategy", "Random")],
+        ["kube-scheduler:inCluster.scoringStrategy", "MostAllocated", "'Random'"],
+    ),
+    (
+        "weight-negative",
+        [("inCluster.resourceWeights", {"cpu": -1, "memory": 1})],
+        ["kube-scheduler:inCluster.resourceWeights", "1 to 100", "'cpu': -1"],
+    ),
+    (
+        "renew-not-below-lease",
+        [("bareMetal.leaderElection", {"leaseDurationSeconds": 10, "renewDeadlineSeconds": 10})],
+        [
+            "kube-scheduler:bareMetal.leaderElection",
+            "renewDeadlineSeconds",
+            "leaseDurationSeconds (10)",
+            "got 10",
+        ],
+    ),
+    (
+        "both-paths-disabled",
+        [("bareMetal.enabled", False), ("inCluster.enabled", False)],
+        ["bareMetal.enabled / inCluster.enabled", "at least one path", "both disabled"],
+    ),
     ("unknown-key", [("bareMetal.hostz", [])], ["kube-scheduler:bareMetal.hostz", "unknown key"]),
-    ("url-without-sha", [("bareMetal.binary", {"url": "https://example.invalid/kube-scheduler"})],
-     ["kube-scheduler:bareMetal.binary", "sha256: required"]),
-    ("api-server-http", [("apiServerUrl", "http://10.0.0.1:6443")],
-     ["kube-scheduler:apiServerUrl", "https://", "'http://10.0.0.1:6443'"]),
-    ("output-mode-unknown", [("outputMode", "dry")],
-     ["kube-scheduler:outputMode", "'apply' or 'render'", "'dry'"]),
-    ("label-key-bad", [("inCluster.excludedNodeLabelKeys", ["bad key!"])],
-     ["kube-scheduler:inCluster.excludedNodeLabelKeys", "'bad key!'"]),
+    (
+        "url-without-sha",
+        [("bareMetal.binary", {"url": "https://example.invalid/kube-scheduler"})],
+        ["kube-scheduler:bareMetal.binary", "sha256: required"],
+    ),
+    (
+        "api-server-http",
+        [("apiServerUrl", "http://10.0.0.1:6443")],
+        ["kube-scheduler:apiServerUrl", "https://", "'http://10.0.0.1:6443'"],
+    ),
+    (
+        "output-mode-unknown",
+        [("outputMode", "dry")],
+        ["kube-scheduler:outputMode", "'apply' or 'render'", "'dry'"],
+    ),
+    (
+        "label-key-bad",
+        [("inCluster.excludedNodeLabelKeys", ["bad key!"])],
+        ["kube-scheduler:inCluster.excludedNodeLabelKeys", "'bad key!'"],
+    ),
 ]
 
 
@@ -200,3 +272,16 @@ def test_pulumi_yaml_declares_exactly_the_keys_read() -> None:
     assert set(declared) == set(TOP_LEVEL_KEYS)
     assert {k for k, v in declared.items() if v.get("secret")} == set(SECRET_KEYS)
     assert all(v.get("description") for v in declared.values())
+
+
+def test_program_reads_its_namespace_from_the_pulumi_runtime(pki: Pki) -> None:
+    import pulumi
+
+    from components.config import program_values
+
+    raw = as_raw(base_config(pki))
+    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": v for k, v in raw.items()} | {"other:key": "x"})
+    try:
+        assert program_values() == raw
+    finally:
+        pulumi.runtime.set_all_config({})
