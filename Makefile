@@ -20,7 +20,7 @@ unit: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy components __main__.py tests bench
+	$(PY) -m mypy --explicit-package-bases components __main__.py scripts tests bench lab/incluster.py
 
 bench: setup
 	$(ENV) $(PY) bench/mock_scale.py

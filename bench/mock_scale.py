@@ -1,7 +1,7 @@
 """Mock-scale benchmark: the program with 3, 30 and 300 hosts under Pulumi mocks.
 
 Prints resources per host (must not grow with the host count), seconds, and the ratio to a
-floor that registers the same number of bare resources without our code. Target: ≤ 1.3× at 300.
+floor that registers the same number of bare resources without our code. Target: ≤ 1.3x at 300.
 """
 
 from __future__ import annotations

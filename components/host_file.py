@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_command as command
 
-# Fail an unreachable host in about 3 × 10 s instead of the provider's 10 × 15 s default.
+# Fail an unreachable host in about 3 x 10 s instead of the provider's 10 x 15 s default.
 DIAL_ERROR_LIMIT = 3
 PER_DIAL_TIMEOUT_S = 10
 
@@ -81,7 +81,7 @@ def content_hash(content: pulumi.Input[str]) -> pulumi.Output[str]:
 def run(
     name: str,
     target: Target,
-    create: str,
+    create: pulumi.Input[str],
     *,
     delete: str | None = None,
     update: str | None = None,

@@ -26,6 +26,8 @@ from components.render.versions import KubeVersion
 SERVICE = "kube-scheduler.service"
 USER = "kube-scheduler"
 UNIT_PATH = "/etc/systemd/system/" + SERVICE
+# /healthz needs no credentials; the serving cert has 127.0.0.1 in its SANs, so curl verifies it.
+HEALTHZ = "https://127.0.0.1:10259/healthz"
 
 
 @dataclass(frozen=True)
@@ -97,72 +99,84 @@ class HostLayout:
 
 def prepare_script(layout: HostLayout) -> str:
     q = shlex.quote
-    return "\n".join(
-        [
-            "set -eu",
-            f"getent group {USER} >/dev/null || groupadd --system {USER}",
-            f"id -u {USER} >/dev/null 2>&1 || useradd --system --gid {USER} --no-create-home "
-            f"--home-dir /nonexistent --shell /usr/sbin/nologin {USER}",
-            f"mkdir -p -- {q(layout.config_dir.rsplit('/', 1)[0] or '/')}",
-            f"install -d -m 0750 -o root -g {USER} -- {q(layout.config_dir)} {q(layout.pki_dir)}",
-            f"echo 'prepared {USER} user and {layout.config_dir}'",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                "set -eu",
+                f"getent group {USER} >/dev/null || groupadd --system {USER}",
+                f"id -u {USER} >/dev/null 2>&1 || useradd --system --gid {USER} --no-create-home "
+                f"--home-dir /nonexistent --shell /usr/sbin/nologin {USER}",
+                f"mkdir -p -- {q(layout.config_dir.rsplit('/', 1)[0] or '/')}",
+                f"install -d -m 0750 -o root -g {USER} -- {q(layout.config_dir)} {q(layout.pki_dir)}",
+                f"echo 'prepared {USER} user and {layout.config_dir}'",
+            ]
+        )
+        + "\n"
+    )
 
 
 def cleanup_script(layout: HostLayout) -> str:
     """Runs last on delete: everything else of ours is gone by then; this is the safety net."""
     q = shlex.quote
-    return "\n".join(
-        [
-            "set -u",
-            f"systemctl disable --now {SERVICE} 2>/dev/null || true",
-            f"rm -f -- {q(UNIT_PATH)} {q(layout.binary)}",
-            f"rm -rf -- {q(layout.config_dir)}",
-            f"rmdir -- {q(layout.config_dir.rsplit('/', 1)[0])} 2>/dev/null || true",
-            "systemctl daemon-reload",
-            f"userdel {USER} 2>/dev/null || true",
-            f"groupdel {USER} 2>/dev/null || true",
-            f"echo 'removed {USER} user and {layout.config_dir}'",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                "set -u",
+                f"systemctl disable --now {SERVICE} 2>/dev/null || true",
+                f"rm -f -- {q(UNIT_PATH)} {q(layout.binary)}",
+                f"rm -rf -- {q(layout.config_dir)}",
+                f"rmdir -- {q(layout.config_dir.rsplit('/', 1)[0])} 2>/dev/null || true",
+                "systemctl daemon-reload",
+                f"userdel {USER} 2>/dev/null || true",
+                f"groupdel {USER} 2>/dev/null || true",
+                f"echo 'removed {USER} user and {layout.config_dir}'",
+            ]
+        )
+        + "\n"
+    )
 
 
 def download_script(binary: ResolvedBinary, path: str) -> str:
     q = shlex.quote
     url, sha = binary.url or "", binary.sha256
-    return "\n".join(
-        [
-            "set -eu",
-            "umask 022",
-            f'tmp=$(mktemp "$(dirname -- {q(path)})/.kube-scheduler.XXXXXX")',
-            "trap 'rm -f -- \"$tmp\"' EXIT",
-            f'curl -fsSL --proto =https --retry 3 -o "$tmp" {q(url)}',
-            f'if ! echo {q(sha + "  ")}"$tmp" | sha256sum -c --quiet -; then',
-            f"  echo {q(f'SHA-256 mismatch for {url}: expected {sha}')} >&2; exit 1",
-            "fi",
-            'chmod 0755 "$tmp"',
-            f'mv -f -- "$tmp" {q(path)}',
-            "trap - EXIT",
-            f"echo {q(f'installed {path} sha256={sha}')}",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                "set -eu",
+                "umask 022",
+                f'tmp=$(mktemp "$(dirname -- {q(path)})/.kube-scheduler.XXXXXX")',
+                "trap 'rm -f -- \"$tmp\"' EXIT",
+                f'curl -fsSL --proto =https --retry 3 -o "$tmp" {q(url)}',
+                f'if ! echo {q(sha + "  ")}"$tmp" | sha256sum -c --quiet -; then',
+                f"  echo {q(f'SHA-256 mismatch for {url}: expected {sha}')} >&2; exit 1",
+                "fi",
+                'chmod 0755 "$tmp"',
+                f'mv -f -- "$tmp" {q(path)}',
+                "trap - EXIT",
+                f"echo {q(f'installed {path} sha256={sha}')}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def install_upload_script(sha: str, staged: str, path: str) -> str:
     q = shlex.quote
-    return "\n".join(
-        [
-            "set -eu",
-            f'if ! echo {q(sha + "  " + staged)} | sha256sum -c --quiet -; then',
-            f"  echo {q(f'SHA-256 mismatch for uploaded {staged}: expected {sha}')} >&2; exit 1",
-            "fi",
-            f"chown root:root -- {q(staged)}",
-            f"chmod 0755 -- {q(staged)}",
-            f"mv -f -- {q(staged)} {q(path)}",
-            f"echo {q(f'installed {path} sha256={sha}')}",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                "set -eu",
+                f"if ! echo {q(sha + '  ' + staged)} | sha256sum -c --quiet -; then",
+                f"  echo {q(f'SHA-256 mismatch for uploaded {staged}: expected {sha}')} >&2; exit 1",
+                "fi",
+                f"chown root:root -- {q(staged)}",
+                f"chmod 0755 -- {q(staged)}",
+                f"mv -f -- {q(staged)} {q(path)}",
+                f"echo {q(f'installed {path} sha256={sha}')}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def restart_script(inputs: dict[str, str], ca_path: str, timeout_s: int) -> str:
@@ -173,26 +187,29 @@ def restart_script(inputs: dict[str, str], ca_path: str, timeout_s: int) -> str:
     """
     q = shlex.quote
     listed = " ".join(f"{k}={v[:16]}" for k, v in sorted(inputs.items()))
-    return "\n".join(
-        [
-            f"# restart when these change: {listed}",
-            "set -eu",
-            f"systemctl enable --quiet {SERVICE}",
-            f"systemctl restart {SERVICE}",
-            f"deadline=$(( $(date +%s) + {timeout_s} ))",
-            "while :; do",
-            f'  body=$(curl -s --max-time 2 --cacert {q(ca_path)} https://127.0.0.1:10259/healthz || true)',
-            '  if [ "$body" = ok ]; then echo "$(hostname): kube-scheduler healthy"; exit 0; fi',
-            '  if [ "$(date +%s)" -ge "$deadline" ]; then',
-            f'    echo "$(hostname): kube-scheduler not healthy after {timeout_s}s (last answer: $body)" >&2',
-            f"    systemctl --no-pager --lines=0 status {SERVICE} >&2 || true",
-            f"    journalctl -u {SERVICE} -n 15 --no-pager -o cat >&2 || true",
-            "    exit 1",
-            "  fi",
-            "  sleep 1",
-            "done",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                f"# restart when these change: {listed}",
+                "set -eu",
+                f"systemctl enable --quiet {SERVICE}",
+                f"systemctl restart {SERVICE}",
+                f"deadline=$(( $(date +%s) + {timeout_s} ))",
+                "while :; do",
+                f"  body=$(curl -s --max-time 2 --cacert {q(ca_path)} {HEALTHZ} || true)",
+                '  if [ "$body" = ok ]; then echo "$(hostname): kube-scheduler healthy"; exit 0; fi',
+                '  if [ "$(date +%s)" -ge "$deadline" ]; then',
+                f'    echo "$(hostname): kube-scheduler not healthy after {timeout_s}s (got: $body)" >&2',
+                f"    systemctl --no-pager --lines=0 status {SERVICE} >&2 || true",
+                f"    journalctl -u {SERVICE} -n 15 --no-pager -o cat >&2 || true",
+                "    exit 1",
+                "  fi",
+                "  sleep 1",
+                "done",
+            ]
+        )
+        + "\n"
+    )
 
 
 def stop_script() -> str:
@@ -252,16 +269,17 @@ class SchedulerHost(pulumi.ComponentResource):
             ready = [prepare]
         after_prepare = pulumi.ResourceOptions(parent=self, depends_on=ready)
 
-        kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(args.cert_pem, args.key_pem).apply(
-                lambda ck: render_kubeconfig(
-                    cluster_name=args.cluster_name,
-                    server=host.api_server_url,
-                    ca_pem=args.ca_cert_pem,
-                    client_cert_pem=ck[0],
-                    client_key_pem=ck[1],
-                )
+        def kubeconfig_of(cert_and_key: list[str]) -> str:
+            return render_kubeconfig(
+                cluster_name=args.cluster_name,
+                server=host.api_server_url,
+                ca_pem=args.ca_cert_pem,
+                client_cert_pem=cert_and_key[0],
+                client_key_pem=cert_and_key[1],
             )
+
+        kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.all(args.cert_pem, args.key_pem).apply(kubeconfig_of)
         )
         config = render_scheduler_config(layout.config_spec(args.kubernetes_version, bm))
         unit = render_unit(layout.unit_spec(args.kubernetes_version, bm))

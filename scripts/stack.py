@@ -1,8 +1,8 @@
 """`make up | status | down`: drive a stack through the Automation API and print a short summary.
 
-    python -m scripts.stack up dev       pulumi up --yes, then the summary
-    python -m scripts.stack status dev   the summary only
-    python -m scripts.stack destroy dev  pulumi destroy --yes
+python -m scripts.stack up dev       pulumi up --yes, then the summary
+python -m scripts.stack status dev   the summary only
+python -m scripts.stack destroy dev  pulumi destroy --yes
 """
 
 from __future__ import annotations

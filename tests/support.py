@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
 import copy
 import datetime as dt
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +30,7 @@ class Pki:
     host_keys: tuple[str, ...]
 
 
-def _pem_key(key: Any) -> str:
+def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
@@ -173,8 +173,8 @@ class Recorder(pulumi.runtime.Mocks):
             state["validity_end_time"] = "2027-11-23T00:00:00Z"
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
 
     def by_type(self, suffix: str) -> list[Registered]:
         return [r for r in self.resources if r.type.endswith(suffix)]
@@ -195,7 +195,7 @@ class RecordingMonitor(MockMonitor):
             request.parent.rsplit("::", 1)[-1],
             request.provider,
         )
-        return super().RegisterResource(request)
+        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
 
 
 @dataclass

@@ -62,7 +62,13 @@ FILES = [
     ("ca", "/etc/kubernetes/scheduler/pki/ca.crt", "0644", "root:root", False),
     ("cert", "/etc/kubernetes/scheduler/pki/kube-scheduler.crt", "0644", "root:root", False),
     ("key", "/etc/kubernetes/scheduler/pki/kube-scheduler.key", "0640", "root:kube-scheduler", True),
-    ("kubeconfig", "/etc/kubernetes/scheduler/kube-scheduler.kubeconfig", "0640", "root:kube-scheduler", True),
+    (
+        "kubeconfig",
+        "/etc/kubernetes/scheduler/kube-scheduler.kubeconfig",
+        "0640",
+        "root:kube-scheduler",
+        True,
+    ),
     ("config", "/etc/kubernetes/scheduler/kube-scheduler.yaml", "0640", "root:kube-scheduler", False),
     ("unit", "/etc/systemd/system/kube-scheduler.service", "0644", "root:root", False),
 ]
@@ -168,7 +174,9 @@ def test_restart_and_reload_only_on_relevant_change(pki: Pki, run: Run) -> None:
     # verbosity is a unit flag: daemon-reload and restart.
     c = mutate(base_config(pki), "bareMetal.verbosity", 4)
     changed = run_program(as_raw(c))
-    assert _script(changed, "masters-master-1-daemon-reload") != _script(run, "masters-master-1-daemon-reload")
+    assert _script(changed, "masters-master-1-daemon-reload") != _script(
+        run, "masters-master-1-daemon-reload"
+    )
     # Same input, same scripts: a second `up` runs nothing.
     again = run_program(as_raw(base_config(pki)))
     for cmd in _commands(run):
@@ -210,9 +218,13 @@ def test_prepare_creates_system_user_and_cleanup_removes_everything(run: Run) ->
 
 
 def test_every_child_has_a_component_parent(run: Run) -> None:
-    components = {r.name for r in run.recorder.resources if not r.type.startswith(("tls:", "command:", "kubernetes:"))}
+    components = {
+        r.name for r in run.recorder.resources if not r.type.startswith(("tls:", "command:", "kubernetes:"))
+    }
     for r in run.recorder.resources:
-        if r.type.startswith(("tls:", "command:", "kubernetes:")) and not r.type.startswith("pulumi:providers"):
+        if r.type.startswith(("tls:", "command:", "kubernetes:")) and not r.type.startswith(
+            "pulumi:providers"
+        ):
             assert r.parent in components, f"{r.name} has parent {r.parent!r}"
 
 
@@ -222,7 +234,7 @@ def test_resources_per_host_do_not_depend_on_host_count(pki: Pki) -> None:
         return len(recorder.resources)
 
     one, three = per_host(1), per_host(3)
-    assert (three - one) % 2 == 0 and (three - one) // 2 == one - 1  # 1 component + N×(per-host)
+    assert (three - one) % 2 == 0 and (three - one) // 2 == one - 1  # 1 component + Nx(per-host)
 
 
 # ------------------------------------------------------------------ in-cluster path
@@ -289,7 +301,9 @@ def test_deployment_is_hardened_and_rolls_on_config_change(run: Run) -> None:
     pod = tpl["spec"]
     assert pod["priorityClassName"] == "system-cluster-critical"
     assert pod["serviceAccountName"] == "custom-k8s-scheduler"
-    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+        "nodeSelectorTerms"
+    ]
     assert {"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"} in terms[0]["matchExpressions"]
     anti = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert anti[0]["topologyKey"] == "kubernetes.io/hostname"
@@ -305,7 +319,11 @@ def test_deployment_is_hardened_and_rolls_on_config_change(run: Run) -> None:
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     for probe in ("livenessProbe", "readinessProbe"):
         get = c[probe]["httpGet"]
-        assert (get["path"], ports.get(get["port"], get["port"]), get["scheme"]) == ("/healthz", 10259, "HTTPS")
+        assert (get["path"], ports.get(get["port"], get["port"]), get["scheme"]) == (
+            "/healthz",
+            10259,
+            "HTTPS",
+        )
     assert c["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
     assert c["resources"]["limits"]["memory"] == "512Mi"
     assert "--config=/etc/kubernetes/custom-k8s-scheduler/config.yaml" in c["command"]
@@ -347,6 +365,9 @@ def test_render_mode_touches_no_host(pki: Pki, tmp_path: Any) -> None:
     (provider,) = r.recorder.by_type("pulumi:providers:kubernetes")
     assert provider.inputs["renderYamlToDirectory"] == f"{tmp_path}/manifests"
     key = r.recorder.named("masters-master-2-file-key")
-    assert f"dst={tmp_path}/hosts/master-2/etc/kubernetes/scheduler/pki/kube-scheduler.key" in key.inputs["create"]
+    assert (
+        f"dst={tmp_path}/hosts/master-2/etc/kubernetes/scheduler/pki/kube-scheduler.key"
+        in key.inputs["create"]
+    )
     assert "chown" not in key.inputs["create"] and "stdin" in key.secret_paths
     assert re.search(r"mkdir -p", key.inputs["create"])

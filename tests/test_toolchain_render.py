@@ -111,7 +111,10 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
     stack.preview(color="never")
     r.first_up = stack.up(color="never")
     r.second_up = stack.up(color="never")
-    stack.set_config("kube-scheduler:inCluster", auto.ConfigValue(json.dumps({"enabled": True, "qps": 150, "waitForReady": False})))
+    stack.set_config(
+        "kube-scheduler:inCluster",
+        auto.ConfigValue(json.dumps({"enabled": True, "qps": 150, "waitForReady": False})),
+    )
     stack.preview(diff=True, color="never", on_output=r.preview_lines.append)
     stack.set_config("kube-scheduler:inCluster", auto.ConfigValue(config["inCluster"]))
     try:
@@ -128,9 +131,11 @@ def _host_file(r: Rendered, host: str, path: str) -> Path:
 def test_first_up_creates_and_second_up_changes_nothing(rendered: Rendered) -> None:
     assert rendered.first_up is not None and rendered.second_up is not None
     assert rendered.first_up.summary.result == "succeeded"
-    created = (rendered.first_up.summary.resource_changes or {}).get("create", 0)
+    created = {str(k): v for k, v in (rendered.first_up.summary.resource_changes or {}).items()}.get(
+        "create", 0
+    )
     assert created >= 3 * 9 + 9
-    changes = rendered.second_up.summary.resource_changes or {}
+    changes = {str(k): v for k, v in (rendered.second_up.summary.resource_changes or {}).items()}
     assert set(changes) == {"same"}, changes
 
 
@@ -161,7 +166,9 @@ def test_host_certificate_chains_to_the_ca(rendered: Rendered, host: str, addres
 
 @pytest.mark.parametrize("host", HOSTS)
 def test_kubeconfig_embeds_exactly_that_certificate(rendered: Rendered, host: str) -> None:
-    kc = yaml.safe_load(_host_file(rendered, host, "/etc/kubernetes/scheduler/kube-scheduler.kubeconfig").read_text())
+    kc = yaml.safe_load(
+        _host_file(rendered, host, "/etc/kubernetes/scheduler/kube-scheduler.kubeconfig").read_text()
+    )
     cert = _host_file(rendered, host, "/etc/kubernetes/scheduler/pki/kube-scheduler.crt").read_text()
     user = kc["users"][0]["user"]
     assert base64.b64decode(user["client-certificate-data"]).decode() == cert
