@@ -1,0 +1,1 @@
+"""Pure renderers: data in, text or dicts out. No Pulumi imports."""

@@ -1,0 +1,283 @@
+"""Deployment of a second ("custom") kube-scheduler inside the cluster.
+
+Returns plain dicts for pulumi_kubernetes `spec=` arguments. The pod template
+meets Pod Security "restricted": non-root, no privilege escalation, all
+capabilities dropped, RuntimeDefault seccomp, only ConfigMap/projected volumes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from components.render.names import (
+    is_dns_label,
+    is_dns_subdomain,
+    is_label_value,
+    is_qualified_name,
+)
+
+CONFIG_MOUNT_DIR = "/etc/kubernetes/custom-k8s-scheduler"  # seed 004
+SECURE_PORT = 10259  # upstream default; the insecure 10251 is gone
+_PORT_NAME = "https"
+
+_CONFIG_KEY = re.compile(r"[-._A-Za-z0-9]{1,253}")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?")
+# A pinned image: ends in ":tag" or "@sha256:digest" (seed 004 pulled a tag with Always).
+_IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:-]*[a-z0-9](:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})")
+
+
+@dataclass(frozen=True)
+class InClusterSpec:
+    name: str = "custom-k8s-scheduler"  # seed 004
+    namespace: str = "kube-system"  # seed 004
+    # Two replicas: one leads, one stands by (seed 004).
+    replicas: int = 2
+    image: str = "registry.k8s.io/kube-scheduler:v1.34.2"
+    config_map_name: str = "custom-k8s-scheduler-config"  # seed 004
+    config_key: str = "config.yaml"
+    config_checksum: str = ""  # sha256 hex of the rendered config
+    # Seed 004 keeps the scheduler off Karpenter-managed nodes, which come and go.
+    excluded_node_label_keys: tuple[str, ...] = ("karpenter.sh/nodepool",)
+    cpu: str = "500m"  # seed 004
+    memory: str = "512Mi"  # seed 004
+    verbosity: int = 2  # seeds 000/001; seed 004's 5 is debug noise
+    service_account: str = "custom-k8s-scheduler"
+    # 65532: distroless's "nonroot" uid; the image writes nothing, any non-zero uid works.
+    run_as_user: int = 65532
+    version_label: str = "v1.34.2"
+
+
+def _validate(spec: InClusterSpec) -> None:
+    errors: list[str] = []
+    for field in ("name", "namespace"):
+        value = getattr(spec, field)
+        if not is_dns_label(value):
+            errors.append(f"{field} must be a DNS label, got {value!r}")
+    for field in ("config_map_name", "service_account"):
+        value = getattr(spec, field)
+        if not is_dns_subdomain(value):
+            errors.append(f"{field} must be a DNS subdomain, got {value!r}")
+    if spec.replicas < 1:
+        errors.append(f"replicas must be >= 1, got {spec.replicas!r}")
+    if _IMAGE.fullmatch(spec.image) is None:
+        errors.append(f"image must be pinned by :tag or @sha256:digest, got {spec.image!r}")
+    if _CONFIG_KEY.fullmatch(spec.config_key) is None:
+        errors.append(f"config_key must be a ConfigMap key, got {spec.config_key!r}")
+    checksum = spec.config_checksum
+    if checksum and _SHA256_HEX.fullmatch(checksum) is None:
+        errors.append(f"config_checksum must be empty or 64 lowercase hex digits, got {checksum!r}")
+    for key in spec.excluded_node_label_keys:
+        if not is_qualified_name(key):
+            errors.append(f"excluded_node_label_keys: {key!r} is not a label key")
+    for field in ("cpu", "memory"):
+        value = getattr(spec, field)
+        if _QUANTITY.fullmatch(value) is None:
+            errors.append(f"{field} must be a resource quantity, got {value!r}")
+    if not 0 <= spec.verbosity <= 10:
+        errors.append(f"verbosity must be 0..10, got {spec.verbosity!r}")
+    if spec.run_as_user < 1:
+        errors.append(f"run_as_user must be a non-root uid (>= 1), got {spec.run_as_user!r}")
+    if not spec.version_label or not is_label_value(spec.version_label):
+        errors.append(f"version_label must be a label value, got {spec.version_label!r}")
+    if errors:
+        raise ValueError("invalid in-cluster scheduler: " + "; ".join(errors))
+
+
+def selector_labels(spec: InClusterSpec) -> dict[str, str]:
+    """Labels that never change over the Deployment's life (selectors are immutable)."""
+    return {
+        "app.kubernetes.io/name": "kube-scheduler",
+        "app.kubernetes.io/instance": spec.name,
+    }
+
+
+def labels(spec: InClusterSpec) -> dict[str, str]:
+    """Kubernetes recommended labels."""
+    _validate(spec)
+    return {
+        **selector_labels(spec),
+        "app.kubernetes.io/component": "scheduler",
+        "app.kubernetes.io/part-of": "kubernetes",
+        "app.kubernetes.io/managed-by": "pulumi",
+        "app.kubernetes.io/version": spec.version_label,
+    }
+
+
+def _probe(*, initial_delay: int, period: int, failure_threshold: int) -> dict[str, Any]:
+    # /healthz on the secure port answers without credentials (always-allowed
+    # path) and includes the leader-election watchdog. /livez and /readyz only
+    # exist from 1.30 on, and 1.29 is supported.
+    return {
+        "httpGet": {"path": "/healthz", "port": _PORT_NAME, "scheme": "HTTPS"},
+        "initialDelaySeconds": initial_delay,
+        "periodSeconds": period,
+        "timeoutSeconds": 15,
+        "failureThreshold": failure_threshold,
+    }
+
+
+def _affinity(spec: InClusterSpec) -> dict[str, Any]:
+    affinity: dict[str, Any] = {}
+    keys = spec.excluded_node_label_keys
+    if keys:
+        affinity["nodeAffinity"] = {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                # One term: its expressions are ANDed, so every key must be absent.
+                "nodeSelectorTerms": [
+                    {"matchExpressions": [{"key": key, "operator": "DoesNotExist"} for key in keys]}
+                ]
+            }
+        }
+    # Never two replicas on one node: losing a node must not take both.
+    affinity["podAntiAffinity"] = {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+            {
+                "labelSelector": {"matchLabels": selector_labels(spec)},
+                "topologyKey": "kubernetes.io/hostname",
+            }
+        ]
+    }
+    return affinity
+
+
+def _container(spec: InClusterSpec) -> dict[str, Any]:
+    quantities = {"cpu": spec.cpu, "memory": spec.memory}
+    return {
+        "name": "kube-scheduler",
+        "image": spec.image,
+        "imagePullPolicy": "IfNotPresent",  # the image is pinned
+        "command": [
+            "kube-scheduler",
+            f"--config={CONFIG_MOUNT_DIR}/{spec.config_key}",
+            # Kubelet probes arrive on the pod IP, not on loopback.
+            "--bind-address=0.0.0.0",
+            f"--secure-port={SECURE_PORT}",
+            f"--v={spec.verbosity}",
+        ],
+        "ports": [{"name": _PORT_NAME, "containerPort": SECURE_PORT, "protocol": "TCP"}],
+        # Timings are kubeadm's for its kube-scheduler static pod
+        # (cmd/kubeadm/app/util/staticpod/utils.go); the startup probe allows
+        # 4 minutes (kubeadm's control-plane health check timeout).
+        "startupProbe": _probe(initial_delay=10, period=10, failure_threshold=24),
+        "livenessProbe": _probe(initial_delay=10, period=10, failure_threshold=8),
+        "readinessProbe": _probe(initial_delay=0, period=1, failure_threshold=3),
+        # requests == limits: Guaranteed QoS, last to be evicted under pressure.
+        "resources": {"requests": dict(quantities), "limits": dict(quantities)},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            # Seed 004 set false here, overriding the pod's true.
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "config", "mountPath": CONFIG_MOUNT_DIR, "readOnly": True}],
+    }
+
+
+def deployment_spec(spec: InClusterSpec) -> dict[str, Any]:
+    """DeploymentSpec of the in-cluster scheduler."""
+    template_meta: dict[str, Any] = {"labels": labels(spec)}
+    if spec.config_checksum:
+        # A new checksum changes the template, so a ConfigMap edit rolls the pods.
+        template_meta["annotations"] = {"checksum/config": spec.config_checksum}
+    return {
+        "replicas": spec.replicas,
+        "selector": {"matchLabels": selector_labels(spec)},
+        # No surge: with required anti-affinity and as many eligible nodes as
+        # replicas, a surge pod has nowhere to go and the rollout deadlocks.
+        # Replacing one pod at a time keeps the other one leading or standing by.
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0},
+        },
+        "template": {
+            "metadata": template_meta,
+            "spec": {
+                "serviceAccountName": spec.service_account,
+                # The scheduler talks to the API server with this token.
+                "automountServiceAccountToken": True,
+                # Pods naming this scheduler stay Pending without it: keep it
+                # ahead of workloads under pressure (kubeadm uses the node-level
+                # class for its static pods; a Deployment takes the cluster one).
+                "priorityClassName": "system-cluster-critical",
+                "affinity": _affinity(spec),
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": spec.run_as_user,
+                    "runAsGroup": spec.run_as_user,
+                    "fsGroup": spec.run_as_user,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [_container(spec)],
+                "volumes": [
+                    {
+                        "name": "config",
+                        "configMap": {
+                            "name": spec.config_map_name,
+                            "items": [{"key": spec.config_key, "path": spec.config_key}],
+                        },
+                    }
+                ],
+            },
+        },
+    }
+
+
+def pdb_spec(spec: InClusterSpec) -> dict[str, Any] | None:
+    """PodDisruptionBudgetSpec keeping one replica through drains; None for 1 replica."""
+    _validate(spec)
+    if spec.replicas <= 1:
+        # minAvailable 1 of 1 would block every node drain.
+        return None
+    return {
+        "minAvailable": 1,
+        "selector": {"matchLabels": selector_labels(spec)},
+        # A crash-looping replica must not block drains (GA in 1.31, default in 1.29).
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
+    }
+
+
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+_PAUSE_UID = 65535  # the pause image's own non-root user
+
+
+def sample_pod(scheduler_name: str, name: str = "custom-scheduler-sample") -> dict[str, Any]:
+    """Metadata and spec of a tiny pod that only `scheduler_name` may place."""
+    if not is_dns_subdomain(scheduler_name):
+        raise ValueError(f"scheduler_name must be a DNS subdomain, got {scheduler_name!r}")
+    if not is_dns_subdomain(name):
+        raise ValueError(f"name must be a DNS subdomain, got {name!r}")
+    quantities = {"cpu": "100m", "memory": "64Mi"}
+    return {
+        "metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "pulumi"},
+        },
+        "spec": {
+            "schedulerName": scheduler_name,
+            "automountServiceAccountToken": False,
+            "terminationGracePeriodSeconds": 5,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": _PAUSE_UID,
+                "runAsGroup": _PAUSE_UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "pause",
+                    "image": PAUSE_IMAGE,
+                    "resources": {"requests": dict(quantities), "limits": dict(quantities)},
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "runAsNonRoot": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }

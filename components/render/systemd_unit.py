@@ -1,0 +1,182 @@
+"""systemd unit for kube-scheduler on a bare-metal master."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from components.render.versions import KubeVersion, removed_scheduler_flags
+
+# Absolute path without whitespace, quotes, "%" (systemd specifier) or "$"
+# (variable expansion), so it can go into ExecStart unquoted.
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
+# systemd's valid_user_group_name() in strict mode.
+_UNIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,30}")
+_INI_KEY = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_INI_SECTION = re.compile(r"[A-Za-z][A-Za-z0-9 -]*")
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    kubernetes_version: KubeVersion
+    binary_path: str = "/usr/local/bin/kube-scheduler"
+    config_path: str = "/etc/kubernetes/scheduler/kube-scheduler.yaml"
+    kubeconfig_path: str = "/etc/kubernetes/scheduler/kube-scheduler.kubeconfig"
+    cert_path: str = "/etc/kubernetes/scheduler/pki/kube-scheduler.crt"
+    key_path: str = "/etc/kubernetes/scheduler/pki/kube-scheduler.key"
+    ca_path: str = "/etc/kubernetes/scheduler/pki/ca.crt"
+    # All interfaces so metrics on 10259 can be scraped (binding to 127.0.0.1
+    # is a known cause of unscrapable metrics); access is still authenticated.
+    bind_address: str = "0.0.0.0"
+    secure_port: int = 10259  # upstream default secure port
+    verbosity: int = 2  # seed 000/001
+    user: str = "kube-scheduler"
+    group: str = "kube-scheduler"
+
+
+def render_ini(sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> str:
+    """Serialize [Section] / Key=Value data; the only writer of unit text."""
+    blocks: list[str] = []
+    for name, entries in sections:
+        if _INI_SECTION.fullmatch(name) is None:
+            raise ValueError(f"invalid section name {name!r}")
+        lines = [f"[{name}]"]
+        for key, value in entries:
+            if _INI_KEY.fullmatch(key) is None:
+                raise ValueError(f"[{name}]: invalid key {key!r}")
+            if "\n" in value or "\r" in value or value != value.strip():
+                raise ValueError(f"[{name}] {key}: value must be one line without edge spaces")
+            lines.append(f"{key}={value}")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def _validate(spec: UnitSpec) -> None:
+    errors: list[str] = []
+    for field in ("binary_path", "config_path", "kubeconfig_path", "cert_path", "key_path"):
+        value = getattr(spec, field)
+        if _SAFE_PATH.fullmatch(value) is None or value == "/":
+            errors.append(f"{field} must be an absolute path of [A-Za-z0-9._/+-], got {value!r}")
+    if _SAFE_PATH.fullmatch(spec.ca_path) is None or spec.ca_path == "/":
+        errors.append(f"ca_path must be an absolute path of [A-Za-z0-9._/+-], got {spec.ca_path!r}")
+    try:
+        ipaddress.ip_address(spec.bind_address)
+    except ValueError:
+        errors.append(f"bind_address must be an IP address, got {spec.bind_address!r}")
+    if not 1 <= spec.secure_port <= 65535:
+        errors.append(f"secure_port must be 1..65535, got {spec.secure_port!r}")
+    if not 0 <= spec.verbosity <= 10:
+        errors.append(f"verbosity must be 0..10, got {spec.verbosity!r}")
+    for field in ("user", "group"):
+        value = getattr(spec, field)
+        if _UNIX_NAME.fullmatch(value) is None or value == "root":
+            errors.append(f"{field} must be an unprivileged system account name, got {value!r}")
+    if errors:
+        raise ValueError("invalid kube-scheduler unit: " + "; ".join(errors))
+
+
+def scheduler_flags(spec: UnitSpec) -> list[str]:
+    """Command-line flags, in order. Everything else lives in --config."""
+    _validate(spec)
+    flags = [
+        f"--config={spec.config_path}",
+        f"--bind-address={spec.bind_address}",
+        f"--secure-port={spec.secure_port}",
+        # Serving cert for 10259 (signed by the cluster CA), so scrapers can verify it.
+        f"--tls-cert-file={spec.cert_path}",
+        f"--tls-private-key-file={spec.key_path}",
+        # Delegated authn/authz of requests to 10259 (metrics need a client cert).
+        f"--authentication-kubeconfig={spec.kubeconfig_path}",
+        f"--authorization-kubeconfig={spec.kubeconfig_path}",
+        f"--client-ca-file={spec.ca_path}",
+        f"--v={spec.verbosity}",
+    ]
+    removed = removed_scheduler_flags(spec.kubernetes_version)
+    stale = [flag for flag in flags if flag.split("=", 1)[0] in removed]
+    if stale:  # a removed flag makes the scheduler exit at start
+        raise ValueError(f"flags removed in {spec.kubernetes_version}: {stale}")
+    return flags
+
+
+# Sandboxing for `systemd-analyze security` <= 2.0 on systemd 252 (Debian
+# bookworm). kube-scheduler only reads its files and talks TCP; see systemd.exec(5).
+# Checked: v1.34.2 under exactly this set on a bookworm host starts, serves
+# /healthz, and comes back 2 s after SIGKILL, reading root:kube-scheduler 0640 files.
+_HARDENING: tuple[tuple[str, str], ...] = (
+    ("NoNewPrivileges", "yes"),
+    # No capabilities at all: 10259 is unprivileged and files are group-readable.
+    ("CapabilityBoundingSet", ""),
+    ("AmbientCapabilities", ""),
+    # Read-only OS; the scheduler writes nothing to disk (logs go to journald).
+    ("ProtectSystem", "strict"),
+    ("ProtectHome", "yes"),
+    ("PrivateTmp", "yes"),
+    ("PrivateDevices", "yes"),
+    ("DevicePolicy", "closed"),
+    ("PrivateIPC", "yes"),
+    # Maps only root and the service's own user/group; files it must read are
+    # owned by those, so ownership checks still pass.
+    ("PrivateUsers", "yes"),
+    ("ProtectKernelTunables", "yes"),
+    ("ProtectKernelModules", "yes"),
+    ("ProtectKernelLogs", "yes"),
+    ("ProtectControlGroups", "yes"),
+    ("ProtectClock", "yes"),
+    ("ProtectHostname", "yes"),
+    ("ProtectProc", "invisible"),
+    ("ProcSubset", "pid"),
+    # TCP to the API server and on 10259; AF_UNIX for journald/resolver sockets.
+    ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"),
+    ("RestrictNamespaces", "yes"),
+    ("RestrictRealtime", "yes"),
+    ("RestrictSUIDSGID", "yes"),
+    ("LockPersonality", "yes"),
+    # Go binaries never map memory writable and executable.
+    ("MemoryDenyWriteExecute", "yes"),
+    ("RemoveIPC", "yes"),
+    ("KeyringMode", "private"),
+    ("UMask", "0077"),
+    ("SystemCallArchitectures", "native"),
+    ("SystemCallFilter", "@system-service"),
+    # Nothing here changes identity, priority, affinity or limits. What the Go
+    # runtime calls (sched_getaffinity, prlimit64) is in @default, still allowed.
+    ("SystemCallFilter", "~@privileged @resources"),
+    # A denied call returns EPERM rather than killing the process with SIGSYS.
+    ("SystemCallErrorNumber", "EPERM"),
+)
+
+
+def render_unit(spec: UnitSpec) -> str:
+    """kube-scheduler.service text."""
+    exec_start = " ".join([spec.binary_path, *scheduler_flags(spec)])
+    unit: list[tuple[str, str]] = [
+        ("Description", f"Kubernetes scheduler {spec.kubernetes_version.tag}"),
+        (
+            "Documentation",
+            "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-scheduler/",
+        ),
+        ("Wants", "network-online.target"),
+        ("After", "network-online.target"),
+        # Never give up restarting (default: at most 5 starts per 10 s), e.g.
+        # while the API server is down.
+        ("StartLimitIntervalSec", "0"),
+    ]
+    service: list[tuple[str, str]] = [
+        ("Type", "simple"),
+        # Dedicated unprivileged system user that owns the key and kubeconfig.
+        ("User", spec.user),
+        ("Group", spec.group),
+        ("ExecStart", exec_start),
+        ("Restart", "always"),
+        # Short, so a crashed instance rejoins as standby well within one lease
+        # duration (15 s) and failover tests see it back quickly.
+        ("RestartSec", "2s"),
+        # SIGTERM releases the lease and exits in about a second; cap a hung
+        # stop at one lease duration before SIGKILL.
+        ("TimeoutStopSec", "15s"),
+        *_HARDENING,
+    ]
+    install: list[tuple[str, str]] = [("WantedBy", "multi-user.target")]
+    return render_ini([("Unit", unit), ("Service", service), ("Install", install)])

@@ -1,0 +1,184 @@
+"""KubeSchedulerConfiguration rendering."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+import yaml
+
+from components.render.scheduler_config import (
+    SCORING_STRATEGIES,
+    SchedulerConfigSpec,
+    render_scheduler_config,
+)
+from components.render.versions import KubeVersion
+
+V134 = KubeVersion(1, 34, 2)
+KUBECONFIG = "/etc/kubernetes/scheduler/kube-scheduler.kubeconfig"
+# Seed 004's second scheduler, with its own lease (the lab notes: a scheduler
+# with another schedulerName must use another lease).
+SEED_004 = SchedulerConfigSpec(
+    kubernetes_version=V134,
+    kubeconfig_path="",
+    qps=100,
+    burst=200,
+    lease_name="custom-k8s-scheduler",
+    scheduler_name="custom-k8s-scheduler",
+    scoring_strategy="MostAllocated",
+)
+
+
+def _load(spec: SchedulerConfigSpec) -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.safe_load(render_scheduler_config(spec))
+    return doc
+
+
+@pytest.mark.parametrize("minor", range(29, 37), ids=lambda m: f"1.{m}")
+def test_api_version_per_minor(minor: int) -> None:
+    doc = _load(SchedulerConfigSpec(KubeVersion(1, minor, 0), KUBECONFIG))
+    # v1 GA in 1.25; v1alpha1/v1beta1 of the seeds no longer load anywhere.
+    assert doc["apiVersion"] == "kubescheduler.config.k8s.io/v1"
+    assert doc["kind"] == "KubeSchedulerConfiguration"
+
+
+def test_defaults_are_upstream_defaults() -> None:
+    doc = _load(SchedulerConfigSpec(V134, KUBECONFIG))
+    # --config makes the scheduler ignore --kubeconfig: the path must be here.
+    assert doc["clientConnection"] == {"kubeconfig": KUBECONFIG, "qps": 50.0, "burst": 100}
+    # Upstream leader election: lease 15s, renew 10s, retry 2s, Lease lock
+    # kube-system/kube-scheduler.
+    assert doc["leaderElection"] == {
+        "leaderElect": True,
+        "resourceLock": "leases",
+        "resourceName": "kube-scheduler",
+        "resourceNamespace": "kube-system",
+        "leaseDuration": "15s",
+        "renewDeadline": "10s",
+        "retryPeriod": "2s",
+    }
+    assert doc["profiles"] == [{"schedulerName": "default-scheduler"}]
+
+
+def test_in_cluster_omits_kubeconfig() -> None:
+    doc = _load(SEED_004)
+    assert doc["clientConnection"] == {"qps": 100.0, "burst": 200}
+
+
+def test_seed_004_profile() -> None:
+    doc = _load(SEED_004)
+    assert doc["leaderElection"]["resourceName"] == "custom-k8s-scheduler"
+    assert doc["leaderElection"]["resourceNamespace"] == "kube-system"
+    assert doc["profiles"] == [
+        {
+            "schedulerName": "custom-k8s-scheduler",
+            "pluginConfig": [
+                {
+                    "name": "NodeResourcesFit",
+                    "args": {
+                        "scoringStrategy": {
+                            "type": "MostAllocated",
+                            "resources": [
+                                {"name": "cpu", "weight": 1},
+                                {"name": "memory", "weight": 1},
+                            ],
+                        }
+                    },
+                }
+            ],
+        }
+    ]
+
+
+STRATEGIES = ["LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_each_strategy(strategy: str) -> None:
+    spec = dataclasses.replace(
+        SEED_004, scoring_strategy=strategy, resource_weights=(("cpu", 3), ("nvidia.com/gpu", 100))
+    )
+    (plugin,) = _load(spec)["profiles"][0]["pluginConfig"]
+    scoring = plugin["args"]["scoringStrategy"]
+    assert scoring["type"] == strategy
+    assert scoring["resources"] == [
+        {"name": "cpu", "weight": 3},
+        {"name": "nvidia.com/gpu", "weight": 100},
+    ]
+    if strategy == "RequestedToCapacityRatio":
+        shape = scoring["requestedToCapacityRatio"]["shape"]
+        # Upstream: utilization 0..100 strictly increasing, score 0..10.
+        utilizations = [point["utilization"] for point in shape]
+        assert utilizations == sorted(set(utilizations))
+        assert all(0 <= p["utilization"] <= 100 and 0 <= p["score"] <= 10 for p in shape)
+        assert shape[0]["score"] < shape[-1]["score"]  # bin packing: fuller scores higher
+    else:
+        assert "requestedToCapacityRatio" not in scoring
+
+
+def test_strategies_are_the_upstream_three() -> None:
+    assert {"LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"} == SCORING_STRATEGIES
+
+
+def test_deterministic() -> None:
+    copy = dataclasses.replace(SEED_004)
+    assert render_scheduler_config(SEED_004) == render_scheduler_config(copy)
+
+
+def test_leader_election_off_still_names_lease() -> None:
+    doc = _load(dataclasses.replace(SEED_004, leader_elect=False))
+    assert doc["leaderElection"]["leaderElect"] is False
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"renew_deadline_s": 15}, "renew_deadline_s must be < lease_duration_s",
+                     id="renew-equals-lease"),
+        pytest.param({"retry_period_s": 10}, "renew_deadline_s must be > 1.2 * retry_period_s",
+                     id="retry-equals-renew"),
+        pytest.param({"renew_deadline_s": 6, "retry_period_s": 5}, "> 1.2 * retry_period_s",
+                     id="retry-within-jitter"),
+        pytest.param({"retry_period_s": 0}, "must be > 0", id="zero-retry"),
+        pytest.param({"qps": 0.0}, "qps must be a number > 0", id="zero-qps"),
+        pytest.param({"qps": float("nan")}, "qps must be a number > 0", id="nan-qps"),
+        pytest.param({"burst": 0}, "burst must be >= 1", id="zero-burst"),
+        pytest.param({"scoring_strategy": "Balanced"}, "scoring_strategy must be one of",
+                     id="unknown-strategy"),
+        pytest.param({"resource_weights": (("cpu", 0),)}, "weight must be 1..100, got 0",
+                     id="weight-zero"),
+        pytest.param({"resource_weights": (("cpu", 101),)}, "weight must be 1..100, got 101",
+                     id="weight-over-100"),
+        pytest.param({"resource_weights": ()}, "at least one resource", id="no-resources"),
+        pytest.param({"resource_weights": (("cpu", 1), ("cpu", 2))}, "'cpu' is listed twice",
+                     id="duplicate-resource"),
+        pytest.param({"resource_weights": (("c p u", 1),)}, "is not a resource name",
+                     id="bad-resource-name"),
+        pytest.param({"lease_name": "kube-scheduler"}, "needs its own lease_name",
+                     id="custom-name-on-default-lease"),
+        pytest.param({"lease_name": "Custom_Lease"}, "lease_name must be a DNS subdomain",
+                     id="bad-lease-name"),
+        pytest.param({"lease_namespace": "kube.system"}, "lease_namespace must be a DNS label",
+                     id="bad-namespace"),
+        pytest.param({"scheduler_name": ""}, "scheduler_name must be a DNS subdomain",
+                     id="empty-scheduler-name"),
+        pytest.param({"kubeconfig_path": "kube.conf"}, "kubeconfig_path must be absolute",
+                     id="relative-kubeconfig"),
+    ],
+)  # fmt: skip
+def test_rejects(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match="invalid scheduler config") as err:
+        render_scheduler_config(dataclasses.replace(SEED_004, **changes))
+    assert message in str(err.value)
+
+
+def test_reports_all_errors_at_once() -> None:
+    with pytest.raises(ValueError) as err:
+        render_scheduler_config(dataclasses.replace(SEED_004, qps=-1, burst=0))
+    assert "qps" in str(err.value) and "burst" in str(err.value)
+
+
+def test_default_lease_allowed_without_leader_election() -> None:
+    spec = dataclasses.replace(SEED_004, lease_name="kube-scheduler", leader_elect=False)
+    assert _load(spec)["leaderElection"]["leaderElect"] is False
