@@ -45,7 +45,7 @@ def facts() -> dict[str, Any]:
 
 def kubectl(*args: str, check: bool = True) -> str:
     f = facts()
-    kubectl_bin = f.get("binaries", {}).get("kubectl") or shutil.which("kubectl") or "kubectl"
+    kubectl_bin = f["binaries"]["kubectl"]
     out = subprocess.run(
         [kubectl_bin, "--kubeconfig", str(LAB / "admin.kubeconfig"), *args],
         capture_output=True,
@@ -62,10 +62,7 @@ def sh(*cmd: str, check: bool = True) -> None:
 
 
 def scheduler_binary() -> str:
-    f = facts()
-    return f.get("binaries", {}).get("kube-scheduler") or str(
-        Path.home() / ".cache/ksched/k8s" / f"v{f['kubernetes_version'].lstrip('v')}" / "bin/kube-scheduler"
-    )
+    return str(facts()["binaries"]["kube-scheduler"])
 
 
 def netns_up(i: int) -> str:
@@ -98,8 +95,8 @@ def start(name: str, namespace: str) -> None:
     stop()
     STATE.mkdir(parents=True, exist_ok=True)
     os.chmod(STATE, 0o700)
-    api = facts()["api_url"].removeprefix("https://")
-    host, port = api.rsplit(":", 1)
+    api = facts()["api_server"]
+    host, port = api["host"], str(api["port"])
     for i, pod in enumerate(sorted(bound, key=lambda p: p["metadata"]["name"])):
         pod_name = pod["metadata"]["name"]
         d = STATE / pod_name
