@@ -751,12 +751,27 @@ def master_dirs(name):
     return d, d / "upper", d / "work", d / "root"
 
 
-def prepare_master(name, ip):
+def prepare_master(name, ip, keep_disk=False):
     d, upper, work, root = master_dirs(name)
+    if keep_disk and upper.is_dir():
+        # a master coming back from an outage keeps its disk, like a real host
+        if not mounted(root):
+            run(
+                [
+                    "mount",
+                    "-t",
+                    "overlay",
+                    "overlay",
+                    "-o",
+                    f"lowerdir={ROOTFS},upperdir={upper},workdir={work}",
+                    root,
+                ]
+            )
+        return
     if mounted(root):
         run(["umount", root])
     if d.exists():
-        shutil.rmtree(d)  # fresh writable layer each time the master is started
+        shutil.rmtree(d)  # fresh writable layer each time the lab starts a master
     for p in (upper, work, root):
         p.mkdir(parents=True)
     run(
@@ -803,8 +818,8 @@ def master_up(name, ip):
     return read_pid(f"nspawn-{name}") is not None
 
 
-def start_master(name, ip):
-    prepare_master(name, ip)
+def start_master(name, ip, keep_disk=False):
+    prepare_master(name, ip, keep_disk)
     _, _, _, root = master_dirs(name)
     start(
         f"nspawn-{name}",
@@ -1142,9 +1157,52 @@ def parse_mem(v):
     return int(float(v))
 
 
+def cmd_stop_master(name):
+    """Power a master off (an outage); its disk is kept for start-master."""
+    pid = read_pid(f"nspawn-{name}")
+    if pid:
+        log(f"powering off {name} (disk kept)")
+        os.kill(pid, signal.SIGTERM)
+        stop_pid(pid, f"nspawn-{name}", sig=None, timeout=30)
+    root = master_dirs(name)[3]
+    if mounted(root):
+        run(["umount", root])
+    for link in (f"vb-{name}", f"ve-{name}"):
+        if link_exists(link):
+            run(["ip", "link", "del", link], check=False)
+
+
+def cmd_start_master(name):
+    """Boot a master that stop-master powered off, with the disk it had."""
+    ip = dict(MASTERS)[name]
+    if not master_up(name, ip):
+        log(f"booting {name} ({ip}) with its disk")
+        start_master(name, ip, keep_disk=True)
+    wait_for(
+        f"sshd on {name} ({ip})", lambda: ssh_ok(ip), 90, interval=0.5, logfile=LOGS / f"nspawn-{name}.log"
+    )
+
+
+def cmd_restart_apiserver():
+    """Stop and start kube-apiserver (same flags, same etcd)."""
+    pid = read_pid("kube-apiserver")
+    if pid:
+        log(f"stopping kube-apiserver (pid {pid})")
+        stop_pid(pid, "kube-apiserver")
+    ensure_apiserver()
+
+
 def main(argv):
+    masters = dict(MASTERS)
+    if len(argv) == 3 and argv[1] in ("stop-master", "start-master") and argv[2] in masters:
+        (cmd_stop_master if argv[1] == "stop-master" else cmd_start_master)(argv[2])
+        return 0
+    if len(argv) == 2 and argv[1] == "restart-apiserver":
+        cmd_restart_apiserver()
+        return 0
     if len(argv) != 2 or argv[1] not in ("up", "down", "status"):
-        print(__doc__.split("\n\n")[0] + "\n\nusage: lab/lab.sh up|down|status", file=sys.stderr)
+        usage = "usage: lab/lab.sh up|down|status|restart-apiserver|stop-master NAME|start-master NAME"
+        print(__doc__.split("\n\n")[0] + "\n\n" + usage, file=sys.stderr)
         return 2
     if argv[1] == "up":
         cmd_up()

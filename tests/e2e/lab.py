@@ -1,0 +1,266 @@
+"""Test-side access to the lab: its facts, the API server (admin client cert), the masters over
+SSH (pinned host keys), and a dev-like stack in a scratch project driven by the Automation API."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import shutil
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB = ROOT / ".lab"
+PASSPHRASE = "e2e-test-passphrase"
+MASTERS = ("master-1", "master-2", "master-3")
+
+
+def facts() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((LAB / "facts.json").read_text())
+    return data
+
+
+def lab(*args: str, timeout: float = 300) -> str:
+    out = subprocess.run(
+        ["bash", str(ROOT / "lab" / "lab.sh"), *args], capture_output=True, text=True, timeout=timeout
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"lab/lab.sh {' '.join(args)} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
+    return out.stdout
+
+
+class Kube:
+    """A minimal API client with the lab's admin certificate (kubectl is too slow to poll with)."""
+
+    def __init__(self) -> None:
+        kc = yaml.safe_load((LAB / "admin.kubeconfig").read_text())
+        self._dir = Path(tempfile.mkdtemp(prefix="ksched-kube-"))
+        user = kc["users"][0]["user"]
+        cluster = kc["clusters"][0]["cluster"]
+        for name, data in (
+            ("crt", user["client-certificate-data"]),
+            ("key", user["client-key-data"]),
+            ("ca", cluster["certificate-authority-data"]),
+        ):
+            path = self._dir / name
+            path.touch(mode=0o600)
+            path.write_bytes(base64.b64decode(data))
+        self.server = cluster["server"]
+        self.ctx = ssl.create_default_context(cafile=str(self._dir / "ca"))
+        self.ctx.load_cert_chain(str(self._dir / "crt"), str(self._dir / "key"))
+
+    def close(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def request(self, method: str, path: str, body: Any = None, timeout: float = 5) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.server + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, context=self.ctx, timeout=timeout) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as e:
+            if e.code == 404 and method == "GET":
+                return None
+            raise RuntimeError(f"{method} {path}: {e.code} {e.read()[:300]!r}") from None
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def lease(self, name: str, namespace: str = "kube-system") -> dict[str, Any] | None:
+        lease: dict[str, Any] | None = self.get(
+            f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
+        )
+        return lease
+
+    def holder(self, name: str, namespace: str = "kube-system") -> str:
+        """The current, unexpired holder of a lease, or "" when nobody leads."""
+        lease = self.lease(name, namespace)
+        spec = (lease or {}).get("spec", {})
+        holder = spec.get("holderIdentity") or ""
+        renew = spec.get("renewTime")
+        if not holder or not renew:
+            return ""
+        renewed = dt.datetime.fromisoformat(renew.replace("Z", "+00:00"))
+        expires = renewed + dt.timedelta(seconds=spec.get("leaseDurationSeconds") or 15)
+        return holder if dt.datetime.now(dt.UTC) < expires else ""
+
+    def create_pod(self, name: str, namespace: str = "default", scheduler: str | None = None) -> None:
+        spec: dict[str, Any] = {
+            "containers": [
+                {
+                    "name": "pause",
+                    "image": "registry.k8s.io/pause:3.10",
+                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                }
+            ],
+            "terminationGracePeriodSeconds": 0,
+        }
+        if scheduler:
+            spec["schedulerName"] = scheduler
+        self.request(
+            "POST",
+            f"/api/v1/namespaces/{namespace}/pods",
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec},
+        )
+
+    def pod(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
+        pod: dict[str, Any] | None = self.get(f"/api/v1/namespaces/{namespace}/pods/{name}")
+        return pod
+
+    def delete_pod(self, name: str, namespace: str = "default") -> None:
+        try:
+            self.request("DELETE", f"/api/v1/namespaces/{namespace}/pods/{name}?gracePeriodSeconds=0")
+        except RuntimeError as e:
+            if " 404 " not in str(e):
+                raise
+
+    def wait_bound(self, name: str, timeout: float, namespace: str = "default") -> tuple[str, float]:
+        """(node, seconds since this call) once the pod is bound; raises after `timeout`."""
+        start = time.monotonic()
+        node = ""
+        while time.monotonic() - start < timeout:
+            pod = self.pod(name, namespace) or {}
+            node = pod.get("spec", {}).get("nodeName") or ""
+            if node:
+                return node, time.monotonic() - start
+            time.sleep(0.05)
+        raise AssertionError(f"pod {namespace}/{name} not bound within {timeout}s")
+
+    def scheduled_by(self, name: str, namespace: str = "default") -> list[str]:
+        """Reporting controllers of the pod's Scheduled events."""
+        events = self.get(
+            f"/apis/events.k8s.io/v1/namespaces/{namespace}/events?fieldSelector=regarding.name%3D{name}"
+        )
+        return [
+            e.get("reportingController") or e.get("deprecatedSource", {}).get("component", "")
+            for e in (events or {}).get("items", [])
+            if e.get("reason") == "Scheduled"
+        ]
+
+
+def ssh(master: str, script: str, timeout: float = 30, check: bool = True) -> str:
+    f = facts()
+    ip = {m["name"]: m["ip"] for m in f["masters"]}[master]
+    cmd = [
+        "ssh",
+        "-i",
+        f["ssh"]["private_key"],
+        "-o",
+        f"UserKnownHostsFile={f['ssh']['known_hosts']}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=5",
+        f"root@{ip}",
+        script,
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and out.returncode != 0:
+        raise RuntimeError(f"ssh {master} {script!r}: rc={out.returncode} {out.stderr[-500:]}")
+    return out.stdout.strip()
+
+
+def master_ip(master: str) -> str:
+    return str({m["name"]: m["ip"] for m in facts()["masters"]}[master])
+
+
+def healthz(ip: str, timeout: float = 1.0) -> bool:
+    ctx = ssl.create_default_context(cafile=str(LAB / "pki" / "ca.crt"))
+    try:
+        with urllib.request.urlopen(f"https://{ip}:10259/healthz", context=ctx, timeout=timeout) as r:
+            return bool(r.read() == b"ok")
+    except (OSError, ssl.SSLError):
+        return False
+
+
+def dev_config() -> dict[str, Any]:
+    """The dev stack's config with lab paths made absolute (the scratch project is elsewhere)."""
+    doc = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    cfg = {k.split(":", 1)[1]: v for k, v in doc.items()}
+
+    def absolute(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(".lab/"):
+            return str(ROOT / value)
+        if isinstance(value, dict):
+            return {k: absolute(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [absolute(v) for v in value]
+        return value
+
+    return {k: absolute(v) for k, v in cfg.items()}
+
+
+class LabStack:
+    """The program in a scratch project (no stack file or state in the repository)."""
+
+    def __init__(self, name: str, tmp: Path) -> None:
+        work = tmp / "project"
+        work.mkdir(parents=True)
+        for f in ("Pulumi.yaml", "__main__.py"):
+            shutil.copy(ROOT / f, work / f)
+        (work / "components").symlink_to(ROOT / "components")
+        (work / ".venv").symlink_to(ROOT / ".venv")
+        (tmp / "state").mkdir()
+        self.env = {
+            "PULUMI_BACKEND_URL": f"file://{tmp / 'state'}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+        self.ws = auto.LocalWorkspace(work_dir=str(work), env_vars=self.env)
+        self.stack = auto.Stack.create(name, self.ws)
+        self.output: list[str] = []
+        self.configure(dev_config())
+
+    def configure(self, cfg: dict[str, Any]) -> None:
+        values = {
+            f"kube-scheduler:{k}": auto.ConfigValue(json.dumps(v) if isinstance(v, dict | list) else str(v))
+            for k, v in cfg.items()
+        }
+        for key in self.stack.get_all_config():
+            if key not in values:
+                self.stack.remove_config(key)
+        self.stack.set_all_config(values)
+
+    def _log(self, line: str) -> None:
+        self.output.append(line)
+
+    def up(self, **kwargs: Any) -> auto.UpResult:
+        return self.stack.up(color="never", on_output=self._log, **kwargs)
+
+    def preview(self, **kwargs: Any) -> auto.PreviewResult:
+        return self.stack.preview(color="never", on_output=self._log, **kwargs)
+
+    def destroy(self) -> None:
+        self.stack.destroy(color="never", on_output=self._log)
+
+    def remove(self) -> None:
+        self.ws.remove_stack(self.stack.name)
+
+
+def changes(result: auto.UpResult) -> dict[str, int]:
+    return {str(k): int(v) for k, v in (result.summary.resource_changes or {}).items()}
+
+
+def poll(fn: Callable[[], bool], timeout: float, interval: float = 0.1) -> float:
+    """Seconds until fn() is true; raises after timeout."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if fn():
+            return time.monotonic() - start
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -1,0 +1,486 @@
+"""End-to-end against the lab: a real API server, three systemd masters, the real toolchain.
+
+The tests run in file order on one stack: deploy, check, disturb, recover, destroy. Each test
+leaves the lab as the next expects it (all masters up, schedulers healthy).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from pulumi import automation as auto
+
+from tests.e2e.lab import (
+    LAB,
+    MASTERS,
+    ROOT,
+    Kube,
+    LabStack,
+    changes,
+    dev_config,
+    facts,
+    healthz,
+    lab,
+    master_ip,
+    poll,
+    ssh,
+)
+
+pytestmark = pytest.mark.lab
+
+SEED_UNIT = """[Unit]
+Description=Kubernetes Scheduler
+Documentation=https://github.com/kubernetes/kubernetes
+
+[Service]
+ExecStart=/usr/local/bin/kube-scheduler \\
+  --config=/etc/kubernetes/config/kube-scheduler.yaml \\
+  --v=2
+Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+@pytest.fixture(scope="module")
+def kube() -> Iterator[Kube]:
+    k = Kube()
+    yield k
+    k.close()
+
+
+@pytest.fixture(scope="module")
+def stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabStack]:
+    s = LabStack("e2e", tmp_path_factory.mktemp("e2e"))
+    yield s
+    subprocess.run([str(ROOT / ".venv/bin/python"), str(ROOT / "lab/incluster.py"), "stop"], check=False)
+    try:
+        s.destroy()
+    finally:
+        s.remove()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def leader_master(kube: Kube) -> str:
+    holder = kube.holder("kube-scheduler")
+    assert holder, "nobody holds kube-system/kube-scheduler"
+    name = holder.split("_", 1)[0]
+    assert name in MASTERS, holder
+    return name
+
+
+def service_state(master: str) -> dict[str, str]:
+    out = ssh(
+        master,
+        "systemctl show kube-scheduler.service"
+        " -p ActiveState,MainPID,NRestarts,ActiveEnterTimestampMonotonic",
+    )
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def schedule_one(kube: Kube, timeout: float, scheduler: str | None = None) -> tuple[str, float]:
+    name = unique("probe")
+    kube.create_pod(name, scheduler=scheduler)
+    try:
+        return kube.wait_bound(name, timeout)
+    finally:
+        kube.delete_pod(name)
+
+
+class Monitor:
+    """Polls every master's /healthz and the default lease every 100 ms during a change."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.samples: list[tuple[float, int, str]] = []  # (t, masters down, holder)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        ips = [master_ip(m) for m in MASTERS]
+        while not self._stop.is_set():
+            down = sum(not healthz(ip, timeout=0.5) for ip in ips)
+            self.samples.append((time.monotonic(), down, self.kube.holder("kube-scheduler")))
+            time.sleep(0.1)
+
+    def __enter__(self) -> Monitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def max_down(self) -> int:
+        return max(d for _, d, _ in self.samples)
+
+    @property
+    def longest_leaderless(self) -> float:
+        longest, start = 0.0, None
+        for t, _, holder in self.samples:
+            if not holder and start is None:
+                start = t
+            elif holder and start is not None:
+                longest, start = max(longest, t - start), None
+        return longest
+
+
+# ------------------------------------------------------------------ 1. fresh up
+
+
+def test_fresh_up_three_active_masters_one_leader(stack: LabStack, kube: Kube) -> None:
+    result = stack.up()
+    assert result.summary.result == "succeeded"
+    for m in MASTERS:
+        assert service_state(m)["ActiveState"] == "active"
+        assert healthz(master_ip(m)), f"{m} /healthz"
+    poll(lambda: bool(kube.holder("kube-scheduler")), 20)
+    leader_master(kube)
+    node, seconds = schedule_one(kube, timeout=5)
+    assert node.startswith("worker-")
+    print(f"\npod bound by the default scheduler in {seconds:.2f}s on {node}")
+
+
+# ------------------------------------------------------------------ 2. custom scheduler
+
+
+def test_custom_scheduler_binds_sample_pod_to_most_allocated_node(stack: LabStack, kube: Kube) -> None:
+    ns = "kube-system"
+    pods = poll_deployment_pods(kube, ns)
+    nodes = [p["spec"]["nodeName"] for p in pods]
+    assert len(set(nodes)) == 2, f"anti-affinity: replicas on {nodes}"
+    karpenter = [w["name"] for w in facts()["workers"] if "karpenter.sh/nodepool" in w["labels"]]
+    assert karpenter and not set(nodes) & set(karpenter), f"replicas on karpenter nodes: {nodes}"
+    out = subprocess.run(
+        [str(ROOT / ".venv/bin/python"), str(ROOT / "lab/incluster.py"), "start"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    node, _ = kube.wait_bound("custom-scheduler-sample", timeout=30)
+    assert node == facts()["most_allocated_node"]
+    poll(lambda: "custom-k8s-scheduler" in kube.scheduled_by("custom-scheduler-sample"), 10)
+    holder = kube.holder("custom-k8s-scheduler")
+    assert holder.split("_", 1)[0] in {p["metadata"]["name"] for p in pods}
+    # a fresh pod for the custom scheduler lands on the MostAllocated node too
+    node, seconds = schedule_one(kube, timeout=10, scheduler="custom-k8s-scheduler")
+    assert node == facts()["most_allocated_node"]
+    print(f"\ncustom scheduler bound a pod in {seconds:.2f}s on {node}; leader {holder}")
+    logs = "".join(p.read_text() for p in (LAB / "logs").glob("incluster-*.log"))
+    logs += "".join(ssh(m, "journalctl -u kube-scheduler.service --no-pager -o cat") for m in MASTERS)
+    assert "forbidden" not in logs.lower()
+
+
+def poll_deployment_pods(kube: Kube, ns: str) -> list[dict[str, Any]]:
+    selector = "app.kubernetes.io%2Finstance%3Dcustom-k8s-scheduler"
+    found: list[dict[str, Any]] = []
+
+    def bound() -> bool:
+        items = kube.get(f"/api/v1/namespaces/{ns}/pods?labelSelector={selector}")["items"]
+        found[:] = [p for p in items if p["spec"].get("nodeName")]
+        return len(found) == 2
+
+    poll(bound, 60)
+    return found
+
+
+# ------------------------------------------------------------------ 3. idempotence
+
+
+def test_second_up_changes_and_restarts_nothing(stack: LabStack) -> None:
+    before = {m: service_state(m) for m in MASTERS}
+    result = stack.up()
+    assert set(changes(result)) == {"same"}, changes(result)
+    after = {m: service_state(m) for m in MASTERS}
+    for m in MASTERS:
+        assert after[m]["MainPID"] == before[m]["MainPID"]
+        assert after[m]["ActiveEnterTimestampMonotonic"] == before[m]["ActiveEnterTimestampMonotonic"]
+
+
+# ------------------------------------------------------------------ 4. rolling change
+
+
+def test_rolling_config_change_keeps_two_masters_up(stack: LabStack, kube: Kube) -> None:
+    before = {m: service_state(m)["MainPID"] for m in MASTERS}
+    cfg = dev_config()
+    cfg["bareMetal"]["qps"] = 60
+    stack.configure(cfg)
+    start = time.monotonic()
+    with Monitor(kube) as mon:
+        stack.up()
+    total = time.monotonic() - start
+    for m in MASTERS:
+        assert "qps: 60" in ssh(m, "cat /etc/kubernetes/scheduler/kube-scheduler.yaml")
+        assert service_state(m)["MainPID"] != before[m], f"{m} was not restarted"
+    assert mon.max_down <= 1, "two masters were down at the same time"
+    print(f"\nrolling change: {total:.1f}s, longest leaderless interval {mon.longest_leaderless:.2f}s")
+    assert mon.longest_leaderless <= 15
+
+
+# ------------------------------------------------------------------ 5. failover
+
+
+def test_failover_after_graceful_stop(kube: Kube, stack: LabStack) -> None:
+    old = leader_master(kube)
+    name = unique("failover")
+    start = time.monotonic()
+    ssh(old, "systemctl stop kube-scheduler.service")
+    try:
+        poll(lambda: kube.holder("kube-scheduler").split("_")[0] not in ("", old), 10, interval=0.05)
+        new_holder = time.monotonic() - start
+        kube.create_pod(name)
+        kube.wait_bound(name, 5)
+        total = time.monotonic() - start
+    finally:
+        kube.delete_pod(name)
+        ssh(old, "systemctl start kube-scheduler.service")
+        poll(lambda: healthz(master_ip(old)), 30)
+    print(f"\ngraceful failover: new holder after {new_holder:.2f}s, pod bound after {total:.2f}s")
+    assert total <= 3
+
+
+def test_failover_after_sigkill_and_self_restart(kube: Kube, stack: LabStack) -> None:
+    old = leader_master(kube)
+    restarts = int(service_state(old)["NRestarts"])
+    start = time.monotonic()
+    ssh(old, "systemctl kill --signal=SIGKILL kube-scheduler.service")
+    poll(lambda: kube.holder("kube-scheduler").split("_")[0] not in ("", old), 25, interval=0.05)
+    gap = time.monotonic() - start
+    schedule_one(kube, timeout=5)
+    print(f"\ncrash failover: new holder after {gap:.2f}s")
+    assert gap <= 17
+    poll(lambda: int(service_state(old)["NRestarts"]) > restarts and healthz(master_ip(old)), 30)
+
+
+# ------------------------------------------------------------------ 6. unreachable master
+
+
+def test_unreachable_master_fails_up_then_converges(stack: LabStack, kube: Kube) -> None:
+    lab("stop-master", "master-2")
+    try:
+        cfg = dev_config()
+        cfg["bareMetal"]["qps"] = 70
+        stack.configure(cfg)
+        with pytest.raises(auto.CommandError) as info:
+            stack.up()
+        text = str(info.value)
+        assert "master-2" in text and ("10.231.0.12" in text or "dial" in text.lower())
+        assert "qps: 70" in ssh("master-1", "cat /etc/kubernetes/scheduler/kube-scheduler.yaml")
+        assert healthz(master_ip("master-1")) and healthz(master_ip("master-3"))
+    finally:
+        lab("start-master", "master-2")
+    result = stack.up()
+    assert result.summary.result == "succeeded"
+    for m in MASTERS:
+        assert "qps: 70" in ssh(m, "cat /etc/kubernetes/scheduler/kube-scheduler.yaml")
+        assert service_state(m)["ActiveState"] == "active" and healthz(master_ip(m))
+    assert set(changes(stack.up())) == {"same"}
+
+
+# ------------------------------------------------------------------ 7. API server restart
+
+
+def test_schedulers_survive_api_server_restart(stack: LabStack, kube: Kube) -> None:
+    pids = {m: service_state(m)["MainPID"] for m in MASTERS}
+    lab("restart-apiserver")
+    poll(lambda: bool(kube.holder("kube-scheduler")), 60, interval=0.5)
+    schedule_one(kube, timeout=30)
+    schedule_one(kube, timeout=30, scheduler="custom-k8s-scheduler")
+    assert {m: service_state(m)["MainPID"] for m in MASTERS} == pids
+
+
+# ------------------------------------------------------------------ 8. certificate rotation
+
+
+def served_serial(ip: str) -> int:
+    pem = ssl.get_server_certificate((ip, 10259))
+    return x509.load_pem_x509_certificate(pem.encode()).serial_number
+
+
+def test_certificate_rotation_rolls_new_certs(stack: LabStack, kube: Kube) -> None:
+    before = {m: served_serial(master_ip(m)) for m in MASTERS}
+    state = stack.stack.export_stack().deployment or {}
+    certs = [
+        r["urn"]
+        for r in state.get("resources", [])
+        if r["type"] == "tls:index/locallySignedCert:LocallySignedCert"
+    ]
+    assert len(certs) == 3
+    with Monitor(kube) as mon:
+        stack.up(replace=certs)
+    after = {m: served_serial(master_ip(m)) for m in MASTERS}
+    for m in MASTERS:
+        assert after[m] != before[m], f"{m} still serves the old certificate"
+        on_disk = ssh(m, "cat /etc/kubernetes/scheduler/pki/kube-scheduler.crt")
+        assert x509.load_pem_x509_certificate(on_disk.encode()).serial_number == after[m]
+    assert mon.max_down <= 1
+
+
+# ------------------------------------------------------------------ 10. secrets
+
+
+FILE_MODES = {
+    "/etc/kubernetes/scheduler/pki/kube-scheduler.key": "640 root:kube-scheduler",
+    "/etc/kubernetes/scheduler/kube-scheduler.kubeconfig": "640 root:kube-scheduler",
+    "/etc/kubernetes/scheduler/kube-scheduler.yaml": "640 root:kube-scheduler",
+    "/etc/kubernetes/scheduler/pki/kube-scheduler.crt": "644 root:root",
+    "/etc/kubernetes/scheduler/pki/ca.crt": "644 root:root",
+    "/etc/systemd/system/kube-scheduler.service": "644 root:root",
+    "/usr/local/bin/kube-scheduler": "755 root:root",
+    "/etc/kubernetes/scheduler": "750 root:kube-scheduler",
+}
+
+
+def test_secrets_stay_secret_and_files_have_our_modes(stack: LabStack) -> None:
+    state = json.dumps(stack.stack.export_stack().deployment)
+    assert "PRIVATE KEY" not in state
+    printed = "".join(stack.output)
+    assert "PRIVATE KEY" not in printed and "client-key-data" not in printed
+    for m in MASTERS:
+        out = ssh(m, "stat -c '%n %a %U:%G' " + " ".join(FILE_MODES))
+        got = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in out.splitlines()}
+        assert got == FILE_MODES, m
+
+
+def test_pinned_host_key_mismatch_refuses_to_connect(lab_up: None, tmp_path: Path) -> None:
+    s = LabStack("e2e-badkey", tmp_path)
+    cfg = dev_config()
+    hosts = cfg["bareMetal"]["hosts"]
+    cfg["bareMetal"]["hosts"] = [hosts[0] | {"hostKeyFile": hosts[1]["hostKeyFile"]}]
+    cfg["inCluster"] = {"enabled": False}
+    s.configure(cfg)
+    try:
+        with pytest.raises(auto.CommandError) as info:
+            s.up()
+        assert re.search(r"host key mismatch|handshake failed", str(info.value)), str(info.value)[-1500:]
+    finally:
+        s.destroy()
+        s.remove()
+
+
+# ------------------------------------------------------------------ 11. hardening
+
+
+def exposure(text: str) -> float:
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", text)
+    assert match, text[-500:]
+    return float(match.group(1))
+
+
+def test_unit_exposure_score_and_restricted_pod_template(stack: LabStack, kube: Kube) -> None:
+    ours = exposure(
+        ssh("master-1", "systemd-analyze security --no-pager kube-scheduler.service", check=False)
+    )
+    seed_path = "/root/seed-kube-scheduler.service"
+    ssh("master-1", f"cat > {seed_path} <<'EOF'\n{SEED_UNIT}EOF")
+    try:
+        seed = exposure(
+            ssh("master-1", f"systemd-analyze security --offline=yes --no-pager {seed_path}", check=False)
+        )
+    finally:
+        ssh("master-1", f"rm -f {seed_path}")
+    print(f"\nsystemd-analyze security: ours {ours}, seed unit {seed}")
+    assert ours <= 2.0 < seed
+    deployment = kube.get("/apis/apps/v1/namespaces/kube-system/deployments/custom-k8s-scheduler")
+    template = deployment["spec"]["template"]
+    ns = unique("psa-restricted")
+    kube.request(
+        "POST",
+        "/api/v1/namespaces",
+        {"metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}},
+    )
+    try:
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "template"}, "spec": template["spec"]}
+        kube.request("POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", pod)
+        # control: the same check rejects a privileged variant
+        bad = json.loads(json.dumps(pod))
+        bad["spec"]["containers"][0]["securityContext"]["privileged"] = True
+        with pytest.raises(RuntimeError, match="violates PodSecurity"):
+            kube.request("POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", bad)
+    finally:
+        kube.request("DELETE", f"/api/v1/namespaces/{ns}")
+
+
+# ------------------------------------------------------------------ 12. bad input
+
+
+BAD_INPUT = [
+    ("kubernetesVersion", "1.20.0", "supported: 1.29 to 1.36"),
+    ("bareMetal.hosts.1.name", "master-1", "unique name"),
+    ("bareMetal.hosts.0.hostKeyFile", None, "pinned SSH public key"),
+    ("inCluster.replicas", 0, "greater than or equal to 1"),
+    ("caKeyFile", "SSH_KEY", "expected an unencrypted PEM private key"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "message"), BAD_INPUT, ids=[b[0] for b in BAD_INPUT])
+def test_bad_input_fails_preview_and_creates_nothing(
+    lab_up: None, tmp_path: Path, path: str, value: Any, message: str
+) -> None:
+    s = LabStack("e2e-bad", tmp_path)
+    cfg = dev_config()
+    node: Any = cfg
+    parts = path.split(".")
+    for p in parts[:-1]:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    if value is None:
+        del node[parts[-1]]
+    else:
+        node[parts[-1]] = facts()["ssh"]["private_key"] if value == "SSH_KEY" else value
+    s.configure(cfg)
+    try:
+        with pytest.raises(auto.CommandError) as info:
+            s.preview()
+        assert message in str(info.value)
+        assert len((s.stack.export_stack().deployment or {}).get("resources", [])) == 0
+    finally:
+        s.remove()
+
+
+# ------------------------------------------------------------------ 9. destroy (last)
+
+
+def test_destroy_leaves_nothing_behind(stack: LabStack, kube: Kube) -> None:
+    subprocess.run([str(ROOT / ".venv/bin/python"), str(ROOT / "lab/incluster.py"), "stop"], check=True)
+    stack.destroy()
+    for m in MASTERS:
+        out = ssh(
+            m,
+            "ls /etc/kubernetes /usr/local/bin/kube-scheduler"
+            " /etc/systemd/system/kube-scheduler.service 2>&1;"
+            " id kube-scheduler 2>&1; systemctl is-enabled kube-scheduler.service 2>&1",
+            check=False,
+        )
+        assert "No such file" in out and "no such user" in out, f"{m}: {out}"
+        assert out.count("No such file") == 3, f"{m}: {out}"
+    for path in (
+        "/api/v1/namespaces/kube-system/serviceaccounts/custom-k8s-scheduler",
+        "/apis/rbac.authorization.k8s.io/v1/clusterroles/custom-k8s-scheduler",
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/custom-k8s-scheduler",
+        "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/custom-k8s-scheduler-as-volume-scheduler",
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings/custom-k8s-scheduler-auth-reader",
+        "/api/v1/namespaces/kube-system/configmaps/custom-k8s-scheduler-config",
+        "/apis/apps/v1/namespaces/kube-system/deployments/custom-k8s-scheduler",
+        "/apis/policy/v1/namespaces/kube-system/poddisruptionbudgets/custom-k8s-scheduler",
+        "/api/v1/namespaces/default/pods/custom-scheduler-sample",
+    ):
+        obj = kube.get(path)
+        assert obj is None or obj.get("metadata", {}).get("deletionTimestamp"), path
