@@ -37,12 +37,16 @@ lab-status:
 preview: setup lab-up
 	$(ENV) pulumi preview --stack $(STACK) --diff
 
+## The main job: deploy the dev stack into the lab, run the custom scheduler's pods, summarize.
 up: setup lab-up
 	$(ENV) $(PY) -m scripts.stack up $(STACK)
+	$(PY) lab/incluster.py start
+	$(ENV) $(PY) -m scripts.stack status $(STACK)
 
 status:
 	$(ENV) $(PY) -m scripts.stack status $(STACK)
 
 down: setup
+	$(PY) lab/incluster.py stop
 	$(ENV) $(PY) -m scripts.stack destroy $(STACK)
 	bash lab/lab.sh down

@@ -139,6 +139,7 @@ def main(argv: list[str]) -> int:
     if action == "up":
         result = stack.up(on_output=progress, color="never")
         print(f"==> pulumi up: {result.summary.result} in {time.monotonic() - start:.0f}s")
+        return 0
     elif action == "preview":
         stack.preview(on_output=progress, diff=True, color="never")
         return 0
