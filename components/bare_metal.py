@@ -43,6 +43,7 @@ class BareMetalSchedulers(pulumi.ComponentResource):
                     ca_cert_pem=cfg.ca_cert_pem,
                     ca_key_pem=ca_key,
                     settings=cfg.certificate,
+                    builtin=cfg.resource_backend == "builtin",
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
@@ -59,6 +60,7 @@ class BareMetalSchedulers(pulumi.ComponentResource):
                     key_pem=cert.private_key_pem,
                     render_root=args.render_root,
                     restart_after=previous,
+                    builtin=cfg.resource_backend == "builtin",
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

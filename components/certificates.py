@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_tls as tls
 
+from components import builtin
 from components.config import CertificateSettings
 
 # The API server maps CN to the user and O to the group; both are what the built-in
@@ -38,6 +39,7 @@ class SchedulerCertificateArgs:
     ca_cert_pem: pulumi.Input[str]
     ca_key_pem: pulumi.Input[str]  # secret
     settings: CertificateSettings
+    builtin: bool = False  # resourceBackend: builtin
 
 
 class SchedulerCertificate(pulumi.ComponentResource):
@@ -51,6 +53,34 @@ class SchedulerCertificate(pulumi.ComponentResource):
         super().__init__("kube-scheduler:pki:SchedulerCertificate", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         s = args.settings
+        dns_names, ip_addresses = subject_alt_names(args.host_name, args.addresses)
+        if args.builtin:
+            issued = builtin.TlsCertificate(
+                f"{name}-cert",
+                {
+                    "algorithm": s.key_algorithm,
+                    "rsa_bits": s.rsa_bits,
+                    "ecdsa_curve": s.ecdsa_curve,
+                    "subject": {
+                        "common_name": SCHEDULER_IDENTITY,
+                        "organization": SCHEDULER_IDENTITY,
+                        "country": s.subject.country,
+                        "province": s.subject.province,
+                        "locality": s.subject.locality,
+                        "organizational_unit": s.subject.organizational_unit,
+                    },
+                    "dns_names": dns_names,
+                    "ip_addresses": ip_addresses,
+                    "ca_cert_pem": args.ca_cert_pem,
+                    "ca_private_key_pem": pulumi.Output.secret(args.ca_key_pem),
+                    "validity_period_hours": s.validity_hours,
+                    "early_renewal_hours": s.early_renewal_hours,
+                    "allowed_uses": list(ALLOWED_USES),
+                },
+                opts=child,
+            )
+            self._finish(issued.private_key_pem, issued.cert_pem, issued.validity_end_time)
+            return
         key = tls.PrivateKey(
             f"{name}-key",
             algorithm=s.key_algorithm,
@@ -58,7 +88,6 @@ class SchedulerCertificate(pulumi.ComponentResource):
             ecdsa_curve=s.ecdsa_curve if s.key_algorithm == "ECDSA" else None,
             opts=child,
         )
-        dns_names, ip_addresses = subject_alt_names(args.host_name, args.addresses)
         csr = tls.CertRequest(
             f"{name}-csr",
             private_key_pem=key.private_key_pem,
@@ -86,7 +115,12 @@ class SchedulerCertificate(pulumi.ComponentResource):
             allowed_uses=list(ALLOWED_USES),
             opts=child,
         )
-        self.private_key_pem = pulumi.Output.secret(key.private_key_pem)
-        self.cert_pem = cert.cert_pem
-        self.not_after = cert.validity_end_time
+        self._finish(key.private_key_pem, cert.cert_pem, cert.validity_end_time)
+
+    def _finish(
+        self, key: pulumi.Output[str], cert: pulumi.Output[str], not_after: pulumi.Output[str]
+    ) -> None:
+        self.private_key_pem = pulumi.Output.secret(key)
+        self.cert_pem = cert
+        self.not_after = not_after
         self.register_outputs({"cert_pem": self.cert_pem, "not_after": self.not_after})

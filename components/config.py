@@ -51,6 +51,7 @@ TOP_LEVEL_KEYS = (
     "kubeconfigFile",
     "outputMode",
     "renderDir",
+    "resourceBackend",
 )
 STRUCTURED_KEYS = frozenset({"certificate", "bareMetal", "inCluster"})
 SECRET_KEYS = frozenset({"caKey", "sshPrivateKey", "kubeconfig"})
@@ -337,6 +338,8 @@ class _Raw(_Model):
     kubeconfig_file: str | None = None
     output_mode: Literal["apply", "render"] = "apply"
     render_dir: str = ".render"
+    # plugins: pulumi-tls and pulumi-command; builtin: components/builtin.py (no plugins needed)
+    resource_backend: Literal["plugins", "builtin"] = "plugins"
 
     @field_validator("kubernetes_version")
     @classmethod
@@ -396,6 +399,7 @@ class StackConfig(BaseModel):
     kubeconfig: SecretStr | None
     output_mode: Literal["apply", "render"]
     render_dir: str
+    resource_backend: Literal["plugins", "builtin"]
 
 
 # ---------------------------------------------------------------------------- loading
@@ -584,13 +588,24 @@ def raw_version(raw: _Raw) -> KubeVersion:
     return parse_kube_version(raw.kubernetes_version)
 
 
-def load_config(raw: Mapping[str, str], base_dir: Path | str = ".") -> StackConfig:
+def load_config(
+    raw: Mapping[str, str], base_dir: Path | str = ".", secret_keys: set[str] | None = None
+) -> StackConfig:
     """Validate `raw` (config key -> string as Pulumi stores it) into a `StackConfig`.
 
-    Raises `ConfigError` listing every problem found.
+    `secret_keys`, when known, names the keys that were set as secrets: a secret key given in
+    plain text is refused. Raises `ConfigError` listing every problem found.
     """
     base = Path(base_dir)
+    # Pulumi.yaml gives optional keys an empty default ("" or {}): the same as not set.
+    raw = {k: v for k, v in raw.items() if v not in ("", "{}")}
     data, problems = _parse_raw(raw)
+    if secret_keys is not None:
+        for key in sorted(SECRET_KEYS & set(raw) - secret_keys):
+            problems.append(
+                f"{PROJECT}:{key}: expected a secret (pulumi config set --secret {key}), "
+                "got a plain-text value"
+            )
     # Cross-path check that must not wait for field validation, so all problems come out at once.
     bm_raw, ic_raw = data.get("bareMetal"), data.get("inCluster")
     bm_on = isinstance(bm_raw, dict) and bm_raw.get("enabled") is True
@@ -652,6 +667,7 @@ def _resolve(raw: _Raw, problems: list[str], base: Path) -> StackConfig:
         kubeconfig=SecretStr(kubeconfig) if kubeconfig is not None else None,
         output_mode=raw.output_mode,
         render_dir=raw.render_dir,
+        resource_backend=raw.resource_backend,
     )
 
 
@@ -664,8 +680,10 @@ def project_values(all_config: Mapping[str, str]) -> dict[str, str]:
     return {k.removeprefix(prefix): v for k, v in all_config.items() if k.startswith(prefix)}
 
 
-def program_values() -> dict[str, str]:
-    """This program's config values inside a running Pulumi program (or under mocks)."""
-    from pulumi.runtime.config import CONFIG, get_config_env
+def program_values() -> tuple[dict[str, str], set[str]]:
+    """This program's config values inside a running Pulumi program (or under mocks), and the
+    keys among them that were set as secrets."""
+    from pulumi.runtime.config import CONFIG, get_config_env, is_config_secret
 
-    return project_values({**get_config_env(), **CONFIG.get()})
+    values = project_values({**get_config_env(), **CONFIG.get()})
+    return values, {k for k in values if is_config_secret(f"{PROJECT}:{k}")}

@@ -11,9 +11,13 @@ from __future__ import annotations
 import hashlib
 import shlex
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_command as command
+
+from components import builtin
+from components.config import ResolvedHost
 
 # Fail an unreachable host in about 3 x 10 s instead of the provider's 10 x 15 s default.
 DIAL_ERROR_LIMIT = 3
@@ -31,14 +35,43 @@ class FileSpec:
 
 @dataclass(frozen=True)
 class Target:
-    """Where host commands run: over SSH, or (render mode) locally below `render_root`."""
+    """Where host commands run: over SSH to `host`, or (render mode, host None) locally below
+    `render_root`; with pulumi-command, or with the builtin dynamic providers."""
 
-    connection: command.remote.ConnectionArgs | None
+    host: ResolvedHost | None
     render_root: str | None = None
+    builtin: bool = False
 
     @property
     def render(self) -> bool:
         return self.render_root is not None
+
+    def connection(self) -> command.remote.ConnectionArgs:
+        assert self.host is not None
+        h = self.host
+        key = h.private_key.get_secret_value() if h.private_key is not None else None
+        return command.remote.ConnectionArgs(
+            host=h.address,
+            port=h.port,
+            user=h.user,
+            private_key=pulumi.Output.secret(key) if key is not None else None,
+            host_key=h.host_key,
+            dial_error_limit=DIAL_ERROR_LIMIT,
+            per_dial_timeout=PER_DIAL_TIMEOUT_S,
+        )
+
+    def builtin_connection(self) -> dict[str, Any] | None:
+        if self.host is None:
+            return None
+        h = self.host
+        key = h.private_key.get_secret_value() if h.private_key is not None else None
+        return {
+            "host": h.address,
+            "port": h.port,
+            "user": h.user,
+            "private_key": pulumi.Output.secret(key) if key is not None else None,
+            "host_key": h.host_key,
+        }
 
 
 def write_script(spec: FileSpec, render_root: str | None = None) -> str:
@@ -94,7 +127,18 @@ def run(
     No environment variables: over SSH they need the server's AcceptEnv, so values that should
     trigger an update are written into the script text instead.
     """
-    if target.connection is None:
+    if target.builtin:
+        return builtin.SshCommand(
+            name,
+            target.builtin_connection(),
+            create=create,
+            update=update,
+            delete=delete,
+            stdin=stdin,
+            quiet=quiet,
+            opts=opts,
+        )
+    if target.host is None:
         local_logging = command.local.Logging.NONE if quiet else command.local.Logging.STDOUT_AND_STDERR
         return command.local.Command(
             name,
@@ -108,7 +152,7 @@ def run(
     remote_logging = command.remote.Logging.NONE if quiet else command.remote.Logging.STDOUT_AND_STDERR
     return command.remote.Command(
         name,
-        connection=target.connection,
+        connection=target.connection(),
         create=create,
         update=update,
         delete=delete,

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_command as command
 
+from components import builtin
 from components.config import BareMetal, ResolvedBinary, ResolvedHost
 from components.host_file import (
-    DIAL_ERROR_LIMIT,
-    PER_DIAL_TIMEOUT_S,
     FileSpec,
     Target,
     content_hash,
@@ -228,19 +227,7 @@ class SchedulerHostArgs:
     key_pem: pulumi.Input[str]  # secret
     render_root: str | None = None  # set: write files below it, touch no host
     restart_after: pulumi.Resource | None = None  # serializes restarts across hosts
-
-
-def connection_for(host: ResolvedHost) -> command.remote.ConnectionArgs:
-    key = host.private_key.get_secret_value() if host.private_key is not None else None
-    return command.remote.ConnectionArgs(
-        host=host.address,
-        port=host.port,
-        user=host.user,
-        private_key=pulumi.Output.secret(key) if key is not None else None,
-        host_key=host.host_key,
-        dial_error_limit=DIAL_ERROR_LIMIT,
-        per_dial_timeout=PER_DIAL_TIMEOUT_S,
-    )
+    builtin: bool = False  # resourceBackend: builtin
 
 
 class SchedulerHost(pulumi.ComponentResource):
@@ -256,8 +243,9 @@ class SchedulerHost(pulumi.ComponentResource):
         layout = HostLayout(config_dir=bm.paths.config_dir, binary=bm.paths.binary)
         render = args.render_root is not None
         target = Target(
-            connection=None if render else connection_for(host),
+            host=None if render else host,
             render_root=f"{args.render_root}/hosts/{host.name}" if render else None,
+            builtin=args.builtin,
         )
         child = pulumi.ResourceOptions(parent=self)
 
@@ -335,16 +323,24 @@ class SchedulerHost(pulumi.ComponentResource):
             return run(
                 f"{name}-binary", target, download_script(binary, layout.binary), delete=delete, opts=opts
             )
-        assert binary.local_file is not None and target.connection is not None
+        assert binary.local_file is not None
         staged = f"{layout.binary}.upload"
-        upload = command.remote.CopyToRemote(
-            f"{name}-binary-upload",
-            connection=target.connection,
-            source=pulumi.FileAsset(binary.local_file),
-            remote_path=staged,
-            triggers=[binary.sha256],
-            opts=opts,
-        )
+        upload: pulumi.Resource
+        if target.builtin:
+            conn = target.builtin_connection()
+            assert conn is not None
+            upload = builtin.SshUpload(
+                f"{name}-binary-upload", conn, binary.local_file, staged, [binary.sha256], opts=opts
+            )
+        else:
+            upload = command.remote.CopyToRemote(
+                f"{name}-binary-upload",
+                connection=target.connection(),
+                source=pulumi.FileAsset(binary.local_file),
+                remote_path=staged,
+                triggers=[binary.sha256],
+                opts=opts,
+            )
         return run(
             f"{name}-binary",
             target,

@@ -270,18 +270,40 @@ def test_pulumi_yaml_declares_exactly_the_keys_read() -> None:
     assert project["name"] == PROJECT
     declared = project["config"]
     assert set(declared) == set(TOP_LEVEL_KEYS)
-    assert {k for k, v in declared.items() if v.get("secret")} == set(SECRET_KEYS)
+    # Only the two required keys lack a default (Pulumi requires every other declared key).
+    assert {k for k, v in declared.items() if "default" not in v} == {"kubernetesVersion", "apiServerUrl"}
+    for key in SECRET_KEYS:
+        assert "--secret" in declared[key]["description"]
     assert all(v.get("description") for v in declared.values())
 
 
-def test_program_reads_its_namespace_from_the_pulumi_runtime(pki: Pki) -> None:
+def test_program_reads_its_namespace_and_secret_keys_from_the_pulumi_runtime(pki: Pki) -> None:
     import pulumi
 
     from components.config import program_values
 
     raw = as_raw(base_config(pki))
-    pulumi.runtime.set_all_config({f"{PROJECT}:{k}": v for k, v in raw.items()} | {"other:key": "x"})
+    full = {f"{PROJECT}:{k}": v for k, v in raw.items()}
+    pulumi.runtime.set_all_config(full | {"other:key": "x"}, secret_keys=[f"{PROJECT}:caKey"])
     try:
-        assert program_values() == raw
+        values, secret = program_values()
+        assert values == raw
+        assert secret == {"caKey"}
     finally:
-        pulumi.runtime.set_all_config({})
+        pulumi.runtime.set_all_config({}, secret_keys=[])
+
+
+def test_secret_keys_must_be_set_as_secrets(pki: Pki) -> None:
+    raw = as_raw(base_config(pki))
+    load_config(raw, secret_keys={"caKey", "sshPrivateKey"})
+    with pytest.raises(ConfigError) as info:
+        load_config(raw, secret_keys={"caKey"})
+    (problem,) = info.value.problems
+    assert problem.startswith("kube-scheduler:sshPrivateKey: expected a secret (pulumi config set --secret")
+    assert pki.ssh_key not in problem
+
+
+def test_pulumi_defaults_count_as_unset(pki: Pki) -> None:
+    raw = as_raw(base_config(pki)) | {"caCertFile": "", "certificate": "{}", "renderDir": ""}
+    cfg = load_config(raw)
+    assert cfg.render_dir == ".render" and cfg.certificate.validity_hours == 8760

@@ -1,0 +1,319 @@
+"""`resourceBackend: builtin`: the few resources this program needs from pulumi-tls and
+pulumi-command, as Python dynamic providers, for machines where those plugins cannot be had
+(an offline toolchain whose Go module proxy does not serve their sources).
+
+They mirror the plugin resources' semantics that the components rely on:
+- `SshCommand` / `LocalCommand`: `create` runs on create, `update` (or `create`) when any input
+  changes, `delete` on delete; content over stdin; host key pinned (`ssh -o
+  StrictHostKeyChecking=yes` against a known_hosts of exactly that key).
+- `SshUpload`: streams a local file to a path over SSH; re-uploads when `triggers` change.
+- `TlsCertificate`: key, CSR-equivalent subject/SANs and CA-signed certificate in one resource;
+  replaced when an input changes or when inside the early-renewal window (like pulumi-tls).
+
+Secrets reach the providers as plain values, never on a command line; the private SSH key is
+written to a 0600 file in a private temporary directory for the duration of one `ssh` call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shlex
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+
+SSH_CONNECT_TIMEOUT_S = 10
+SSH_CONNECTION_ATTEMPTS = 3
+# A remote step must finish within this (the restart waits at most healthTimeoutSeconds).
+COMMAND_TIMEOUT_S = 900
+
+
+class RemoteCommandError(Exception):
+    pass
+
+
+def _ssh_argv(conn: dict[str, Any], workdir: Path) -> list[str]:
+    argv = [
+        "ssh",
+        "-p",
+        str(int(conn.get("port") or 22)),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"ConnectTimeout={SSH_CONNECT_TIMEOUT_S}",
+        "-o",
+        f"ConnectionAttempts={SSH_CONNECTION_ATTEMPTS}",
+        "-o",
+        "ServerAliveInterval=10",
+        "-o",
+        "LogLevel=ERROR",
+    ]
+    host_key = conn.get("host_key")
+    if host_key:
+        known = workdir / "known_hosts"
+        port = int(conn.get("port") or 22)
+        name = conn["host"] if port == 22 else f"[{conn['host']}]:{port}"
+        known.write_text(f"{name} {host_key}\n")
+        argv += ["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
+    else:  # only with bareMetal.insecureSkipHostKeyCheck (validated)
+        argv += ["-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no"]
+    key = conn.get("private_key")
+    if key:
+        key_file = workdir / "id"
+        key_file.touch(mode=0o600)
+        key_file.write_text(key if key.endswith("\n") else key + "\n")
+        argv += ["-i", str(key_file), "-o", "IdentitiesOnly=yes"]
+    return [*argv, f"{conn.get('user') or 'root'}@{conn['host']}"]
+
+
+def _run(conn: dict[str, Any] | None, script: str, stdin: str | bytes | None, quiet: bool) -> str:
+    """Run `script` with sh over SSH (conn) or locally (conn None); return stdout."""
+    data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
+    with tempfile.TemporaryDirectory(prefix="ksched-ssh-") as tmp:
+        os.chmod(tmp, 0o700)
+        if conn is None:
+            argv = ["sh", "-c", script]
+            where = "local"
+        else:
+            argv = [*_ssh_argv(conn, Path(tmp)), "sh -c " + shlex.quote(script)]
+            where = f"{conn.get('user') or 'root'}@{conn['host']}:{int(conn.get('port') or 22)}"
+        out = subprocess.run(argv, input=data, capture_output=True, timeout=COMMAND_TIMEOUT_S)
+    stdout = out.stdout.decode(errors="replace")
+    if out.returncode != 0:
+        stderr = out.stderr.decode(errors="replace").strip()
+        detail = stderr[-1500:] if not quiet else "(output withheld: this step handles a secret)"
+        if quiet and out.returncode == 255:  # ssh's own failure: no secret can be in it
+            detail = stderr[-500:]
+        raise RemoteCommandError(f"{where}: command failed (exit {out.returncode}): {detail}")
+    return "" if quiet else stdout
+
+
+_COMMAND_KEYS = ("connection", "create", "update", "delete", "stdin", "quiet")
+
+
+class _CommandProvider(ResourceProvider):
+    def _conn(self, props: dict[str, Any]) -> dict[str, Any] | None:
+        conn: dict[str, Any] | None = props.get("connection")
+        return conn
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        stdout = _run(self._conn(props), props["create"], props.get("stdin"), bool(props.get("quiet")))
+        return CreateResult(id_=uuid.uuid4().hex, outs={**props, "stdout": stdout})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in _COMMAND_KEYS if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        script = news.get("update") or news["create"]
+        stdout = _run(self._conn(news), script, news.get("stdin"), bool(news.get("quiet")))
+        return UpdateResult(outs={**news, "stdout": stdout})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        if props.get("delete"):
+            _run(self._conn(props), props["delete"], None, bool(props.get("quiet")))
+
+
+class SshCommand(Resource):
+    """A command over SSH (the subset of pulumi-command's remote.Command used here)."""
+
+    stdout: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        connection: pulumi.Input[dict[str, Any]] | None,
+        create: pulumi.Input[str],
+        update: pulumi.Input[str] | None = None,
+        delete: pulumi.Input[str] | None = None,
+        stdin: pulumi.Input[str] | None = None,
+        quiet: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["connection", "stdin"])
+        super().__init__(
+            _CommandProvider(),
+            name,
+            {
+                "connection": connection,
+                "create": create,
+                "update": update,
+                "delete": delete,
+                "stdin": stdin,
+                "quiet": quiet,
+                "stdout": None,
+            },
+            pulumi.ResourceOptions.merge(opts, secret),
+        )
+
+
+class _UploadProvider(ResourceProvider):
+    def _upload(self, props: dict[str, Any]) -> None:
+        data = Path(props["source"]).read_bytes()
+        path = shlex.quote(props["remote_path"])
+        _run(props["connection"], f"umask 077; cat > {path}", data, quiet=True)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._upload(props)
+        return CreateResult(id_=uuid.uuid4().hex, outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = ("connection", "remote_path", "triggers", "source")
+        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys), replaces=[])
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._upload(news)
+        return UpdateResult(outs=news)
+
+
+class SshUpload(Resource):
+    """Copy a local file to the host (pulumi-command's CopyToRemote for one file)."""
+
+    def __init__(
+        self,
+        name: str,
+        connection: pulumi.Input[dict[str, Any]],
+        source: str,
+        remote_path: str,
+        triggers: list[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["connection"])
+        super().__init__(
+            _UploadProvider(),
+            name,
+            {"connection": connection, "source": source, "remote_path": remote_path, "triggers": triggers},
+            pulumi.ResourceOptions.merge(opts, secret),
+        )
+
+
+_CERT_INPUTS = (
+    "algorithm",
+    "rsa_bits",
+    "ecdsa_curve",
+    "subject",
+    "dns_names",
+    "ip_addresses",
+    "ca_cert_pem",
+    "ca_private_key_pem",
+    "validity_period_hours",
+    "early_renewal_hours",
+    "allowed_uses",
+)
+
+
+def _issue(props: dict[str, Any]) -> dict[str, Any]:
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key: Any
+    if props["algorithm"] == "ECDSA":
+        curve = {"P256": ec.SECP256R1(), "P384": ec.SECP384R1()}[props["ecdsa_curve"]]
+        key = ec.generate_private_key(curve)
+    else:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=int(props["rsa_bits"]))
+    ca_cert = x509.load_pem_x509_certificate(props["ca_cert_pem"].encode())
+    ca_key: Any = serialization.load_pem_private_key(props["ca_private_key_pem"].encode(), None)
+    s = props["subject"]
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, s["country"]),
+            x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, s["province"]),
+            x509.NameAttribute(NameOID.LOCALITY_NAME, s["locality"]),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, s["organization"]),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, s["organizational_unit"]),
+            x509.NameAttribute(NameOID.COMMON_NAME, s["common_name"]),
+        ]
+    )
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    not_after = now + dt.timedelta(hours=int(props["validity_period_hours"]))
+    uses = set(props["allowed_uses"])
+    eku = [
+        oid
+        for use, oid in (
+            ("client_auth", ExtendedKeyUsageOID.CLIENT_AUTH),
+            ("server_auth", ExtendedKeyUsageOID.SERVER_AUTH),
+        )
+        if use in uses
+    ]
+    sans: list[x509.GeneralName] = [x509.DNSName(d) for d in props["dns_names"]]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in props["ip_addresses"]]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature="digital_signature" in uses,
+                content_commitment=False,
+                key_encipherment="key_encipherment" in uses,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return {
+        **props,
+        "private_key_pem": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        "cert_pem": cert.public_bytes(serialization.Encoding.PEM).decode(),
+        "validity_end_time": not_after.isoformat().replace("+00:00", "Z"),
+    }
+
+
+class _CertProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_=uuid.uuid4().hex, outs=_issue(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [k for k in _CERT_INPUTS if olds.get(k) != news.get(k)]
+        end = olds.get("validity_end_time")
+        if end:
+            renew_at = dt.datetime.fromisoformat(end.replace("Z", "+00:00")) - dt.timedelta(
+                hours=int(news["early_renewal_hours"])
+            )
+            if dt.datetime.now(dt.UTC) >= renew_at:
+                replaces.append("validity_end_time")  # inside the early-renewal window
+        return DiffResult(changes=bool(replaces), replaces=replaces, delete_before_replace=False)
+
+
+class TlsCertificate(Resource):
+    """Private key and CA-signed certificate (pulumi-tls PrivateKey + CertRequest +
+    LocallySignedCert, with the same early-renewal rule)."""
+
+    private_key_pem: pulumi.Output[str]
+    cert_pem: pulumi.Output[str]
+    validity_end_time: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["private_key_pem", "ca_private_key_pem"])
+        super().__init__(
+            _CertProvider(),
+            name,
+            {**props, "private_key_pem": None, "cert_pem": None, "validity_end_time": None},
+            pulumi.ResourceOptions.merge(opts, secret),
+        )
