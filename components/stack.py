@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.bare_metal import BareMetalSchedulers, BareMetalSchedulersArgs
-from components.config import StackConfig
+from components.config import StackConfig, load_config, program_values
 from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs
 
 
@@ -48,3 +48,12 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
         outputs["customSchedulerName"] = ic.scheduler_name
         outputs["customSchedulerLease"] = ic.lease
     return outputs
+
+
+def program() -> None:
+    """The whole Pulumi program: validate the stack's config (raises ConfigError before any
+    resource exists), build, export. Used by __main__.py and by Automation API inline runs."""
+    values, secret_keys = program_values()
+    config = load_config(values, base_dir=Path.cwd(), secret_keys=secret_keys)
+    for key, value in build(config).items():
+        pulumi.export(key, value)

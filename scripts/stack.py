@@ -24,11 +24,20 @@ from pulumi import automation as auto
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.config import ResolvedHost, StackConfig, load_config, project_values  # noqa: E402
+from components.config import PROJECT, ResolvedHost, StackConfig, load_config, project_values  # noqa: E402
+from components.stack import program  # noqa: E402
 
 
 def select(stack_name: str) -> auto.Stack:
-    return auto.create_or_select_stack(stack_name=stack_name, work_dir=str(ROOT))
+    """The stack with the program run inline: the CLI needs no Python language host (which the
+    offline toolchain cannot build); Pulumi.yaml and Pulumi.<stack>.yaml are read as usual."""
+    return auto.create_or_select_stack(
+        stack_name=stack_name,
+        project_name=PROJECT,
+        program=program,
+        # inline programs take work_dir from the options; dynamic providers import components
+        opts=auto.LocalWorkspaceOptions(work_dir=str(ROOT), env_vars={"PYTHONPATH": str(ROOT)}),
+    )
 
 
 def stack_config(stack: auto.Stack) -> StackConfig:
@@ -48,7 +57,11 @@ def credentials(cfg: StackConfig) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="ksched-") as tmp:
         d = Path(tmp)
         os.chmod(d, 0o700)
-        known = [f"[{h.address}]:{h.port} {h.host_key}" for h in cfg.hosts if h.host_key]
+        known = [
+            f"{h.address if h.port == 22 else f'[{h.address}]:{h.port}'} {h.host_key}"
+            for h in cfg.hosts
+            if h.host_key
+        ]
         (d / "known_hosts").write_text("\n".join(known) + "\n")
         for h in cfg.hosts:
             if h.private_key is not None:
