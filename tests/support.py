@@ -8,6 +8,7 @@ import datetime as dt
 import ipaddress
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -220,3 +221,29 @@ def run_program(raw: dict[str, str], preview: bool = False, recorder: Recorder |
 
     program()
     return result
+
+
+def state_file_text(backend_dir: Path, stack: str) -> str:
+    """The stack's checkpoint as stored by a file backend (secrets as ciphertext; the Automation
+    API's export_stack decrypts them, so it cannot show what is on disk)."""
+    (path,) = backend_dir.glob(f".pulumi/stacks/**/{stack}.json")
+    return path.read_text()
+
+
+def configure_stack(stack: Any, config: dict[str, Any], secret: frozenset[str] = frozenset()) -> None:
+    """Replace the stack's `kube-scheduler:` config with `config` (structured values as objects,
+    as `pulumi config set --path` would store them)."""
+    from components.config import PROJECT
+
+    payload: dict[str, dict[str, Any]] = {}
+    for key, value in config.items():
+        entry: dict[str, Any] = {"secret": key in secret}
+        if isinstance(value, dict | list):
+            entry |= {"value": json.dumps(value), "objectValue": value}
+        else:
+            entry["value"] = str(value)
+        payload[f"{PROJECT}:{key}"] = entry
+    stale = [k for k in stack.get_all_config() if k.startswith(PROJECT + ":") and k not in payload]
+    if stale:
+        stack.workspace.remove_all_config(stack.name, stale)
+    stack.workspace.set_all_config_json(stack.name, json.dumps(payload))

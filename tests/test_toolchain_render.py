@@ -11,6 +11,7 @@ import base64
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import stat
 from collections.abc import Iterator
@@ -24,6 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pulumi import automation as auto
+
+from components.stack import program
+from tests.support import configure_stack, state_file_text
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTS = {"master-1": "10.231.0.11", "master-2": "10.231.0.12", "master-3": "10.231.0.13"}
@@ -61,19 +65,16 @@ def _ca(tmp: Path) -> x509.Certificate:
 
 
 def _project_copy(tmp: Path) -> Path:
-    """The program in a scratch dir, so stack files and state never land in the repository."""
+    """A scratch project dir, so stack files and state never land in the repository."""
     work = tmp / "project"
     work.mkdir()
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, work / name)
-    (work / "components").symlink_to(ROOT / "components")
-    (work / ".venv").symlink_to(ROOT / ".venv")
+    shutil.copy(ROOT / "Pulumi.yaml", work / "Pulumi.yaml")
     return work
 
 
 class Rendered:
-    def __init__(self, stack: auto.Stack, out: Path, ca: x509.Certificate) -> None:
-        self.stack, self.out, self.ca = stack, out, ca
+    def __init__(self, stack: auto.Stack, out: Path, ca: x509.Certificate, backend: Path) -> None:
+        self.stack, self.out, self.ca, self.backend = stack, out, ca, backend
         self.first_up: auto.UpResult | None = None
         self.second_up: auto.UpResult | None = None
         self.preview_lines: list[str] = []
@@ -92,8 +93,10 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PYTHONPATH": str(ROOT),
     }
-    ws = auto.LocalWorkspace(work_dir=str(work), env_vars=env)
+    # Inline: the language host cannot be built offline (see README); same program as __main__.py.
+    ws = auto.LocalWorkspace(work_dir=str(work), env_vars=env, program=program)
     stack = auto.Stack.create("render", ws)
     hosts = [{"name": n, "address": a} for n, a in HOSTS.items()]
     config = {
@@ -102,21 +105,20 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
         "caCertFile": str(tmp / "ca.crt"),
         "caKeyFile": str(tmp / "ca.key"),
         "outputMode": "render",
+        # the tls and command plugins cannot be built offline: builtin dynamic providers
+        "resourceBackend": "builtin",
         "renderDir": str(out),
-        "bareMetal": json.dumps({"enabled": True, "hosts": hosts}),
-        "inCluster": json.dumps({"enabled": True, "waitForReady": False}),
+        "bareMetal": {"enabled": True, "hosts": hosts},
+        "inCluster": {"enabled": True, "waitForReady": False},
     }
-    stack.set_all_config({f"kube-scheduler:{k}": auto.ConfigValue(v) for k, v in config.items()})
-    r = Rendered(stack, out, ca)
+    configure_stack(stack, config)
+    r = Rendered(stack, out, ca, tmp / "state")
     stack.preview(color="never")
     r.first_up = stack.up(color="never")
     r.second_up = stack.up(color="never")
-    stack.set_config(
-        "kube-scheduler:inCluster",
-        auto.ConfigValue(json.dumps({"enabled": True, "qps": 150, "waitForReady": False})),
-    )
+    configure_stack(stack, config | {"inCluster": {"enabled": True, "qps": 150, "waitForReady": False}})
     stack.preview(diff=True, color="never", on_output=r.preview_lines.append)
-    stack.set_config("kube-scheduler:inCluster", auto.ConfigValue(config["inCluster"]))
+    configure_stack(stack, config)
     try:
         yield r
     finally:
@@ -214,13 +216,16 @@ def test_manifests_parse_and_hold_the_expected_objects(rendered: Rendered) -> No
 
 
 def test_state_holds_no_private_key_in_plain_text(rendered: Rendered) -> None:
-    state = json.dumps(rendered.stack.export_stack().deployment)
+    state = state_file_text(rendered.backend, "render")
     assert "PRIVATE KEY" not in state
     assert "ciphertext" in state  # the keys are there, encrypted
 
 
 def test_preview_diff_is_readable(rendered: Rendered) -> None:
-    text = "".join(rendered.preview_lines)
-    assert "kubernetes:core/v1:ConfigMap" in text
-    assert "qps: 100" in text and "qps: 150" in text
+    text = "\n".join(rendered.preview_lines)
+    # pulumi shows the embedded YAML as a structured diff, and why the pods will roll
+    assert "~ kubernetes:core/v1:ConfigMap: (update)" in text
+    assert re.search(r"qps\s*:\s*100 => 150", text), text[-3000:]
+    assert re.search(r"~ checksum/config: \"[0-9a-f]{64}\" => \"[0-9a-f]{64}\"", text)
+    assert "~ 2 to update" in text
     assert "PRIVATE KEY" not in text

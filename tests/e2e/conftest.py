@@ -1,4 +1,5 @@
-"""The lab for end-to-end tests: brought up if needed, and taken down again if this run started it."""
+"""The lab for end-to-end tests: started fresh (whatever ran in it before is gone) and taken down
+at the end, so every run starts from the same cluster and the same empty masters."""
 
 from __future__ import annotations
 
@@ -6,13 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.lab import LAB, lab
+from tests.e2e.lab import lab
 
 
 @pytest.fixture(scope="session")
 def lab_up() -> Iterator[None]:
-    was_up = (LAB / "run" / "kube-apiserver.pid").exists()
+    lab("down", timeout=300)
     print(lab("up", timeout=1800)[-300:])
     yield
-    if not was_up:
-        lab("down")
+    lab("down", timeout=300)

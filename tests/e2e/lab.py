@@ -20,6 +20,9 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from components.stack import program
+from tests.support import configure_stack, state_file_text
+
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / ".lab"
 PASSPHRASE = "e2e-test-passphrase"
@@ -210,31 +213,24 @@ class LabStack:
     def __init__(self, name: str, tmp: Path) -> None:
         work = tmp / "project"
         work.mkdir(parents=True)
-        for f in ("Pulumi.yaml", "__main__.py"):
-            shutil.copy(ROOT / f, work / f)
-        (work / "components").symlink_to(ROOT / "components")
-        (work / ".venv").symlink_to(ROOT / ".venv")
-        (tmp / "state").mkdir()
+        shutil.copy(ROOT / "Pulumi.yaml", work / "Pulumi.yaml")
+        self.backend = tmp / "state"
+        self.backend.mkdir()
         self.env = {
-            "PULUMI_BACKEND_URL": f"file://{tmp / 'state'}",
+            "PULUMI_BACKEND_URL": f"file://{self.backend}",
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PYTHONPATH": str(ROOT),  # the builtin dynamic providers import components
         }
-        self.ws = auto.LocalWorkspace(work_dir=str(work), env_vars=self.env)
+        # inline: the same program as __main__.py, without a language host
+        self.ws = auto.LocalWorkspace(work_dir=str(work), env_vars=self.env, program=program)
         self.stack = auto.Stack.create(name, self.ws)
         self.output: list[str] = []
         self.configure(dev_config())
 
     def configure(self, cfg: dict[str, Any]) -> None:
-        values = {
-            f"kube-scheduler:{k}": auto.ConfigValue(json.dumps(v) if isinstance(v, dict | list) else str(v))
-            for k, v in cfg.items()
-        }
-        for key in self.stack.get_all_config():
-            if key not in values:
-                self.stack.remove_config(key)
-        self.stack.set_all_config(values)
+        configure_stack(self.stack, cfg)
 
     def _log(self, line: str) -> None:
         self.output.append(line)
@@ -247,6 +243,9 @@ class LabStack:
 
     def destroy(self) -> None:
         self.stack.destroy(color="never", on_output=self._log)
+
+    def state_on_disk(self) -> str:
+        return state_file_text(self.backend, self.stack.name)
 
     def remove(self) -> None:
         self.ws.remove_stack(self.stack.name)
