@@ -1,31 +1,32 @@
 """The policy pack (policy/): its checks as tables, then the real CLI running it.
 
-Tables call policy/rules.py directly. The toolchain tests run `pulumi preview --policy-pack policy`
-through the Automation API with a temporary file backend: an inline program that breaks every rule
-(render-only Kubernetes provider, local commands, a remote command that preview never dials) must
-fail with each rule named on the right resource; a dev-stack program that stays inside the rules
-must pass; and this project's own program in render mode must pass `up` and a second `preview`
-with the pack, so the checks see the real keys, kubeconfigs and manifests.
+Tables call policy/rules.py directly. The toolchain tests run preview/up with the pack through the
+Automation API and a temporary file backend, each in a child process: programs that break the
+rules (render-only Kubernetes provider, the builtin dynamic command resources; nothing is dialled)
+must fail with each rule named on the right resource; a dev-stack program inside the rules must
+pass; and this project's own program in render mode must pass `up` and a second `preview`, so the
+checks see the real keys, kubeconfigs and manifests.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 from pulumi import automation as auto
 
 from policy import rules
-from tests.support import SECRET_SIG, SIG_KEY, Pki
+from tests.support import SECRET_SIG, SIG_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "policy"
@@ -77,6 +78,9 @@ def secret(value: Any) -> dict[str, Any]:
         ("pulumi:providers:kubernetes", {"kubeconfig": KUBECONFIG}, ["kubeconfig holds"]),
         ("pulumi:providers:kubernetes", {"kubeconfig": secret(KUBECONFIG)}, []),
         ("command:local:Command", {"stdin": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, []),  # unknown
+        (rules.DYNAMIC_TYPE, {"stdin": KEY, "connection": None, "__provider": "gASV"}, ["stdin holds"]),
+        (rules.DYNAMIC_TYPE, {"connection": {"host": "h", "private_key": "k"}}, ["connection.private_key"]),
+        (rules.DYNAMIC_TYPE, {"connection": {"host": "h", "private_key": secret(KEY)}}, []),
     ],
 )
 def test_key_material_rule(rtype: str, props: dict[str, Any], expected: list[str]) -> None:
@@ -100,6 +104,8 @@ def test_key_material_rule(rtype: str, props: dict[str, Any], expected: list[str
         ("pulumi:pulumi:Stack", {"kubeconfig": KUBECONFIG}, 1),
         ("pulumi:pulumi:Stack", {"kubeconfig": secret(KUBECONFIG)}, 0),
         ("kubernetes:core/v1:ConfigMap", {"data": {"kc": KUBECONFIG}}, 0),  # the resource rule's
+        (rules.DYNAMIC_TYPE, {"private_key_pem": KEY, "cert_pem": "c"}, 1),
+        (rules.DYNAMIC_TYPE, {"private_key_pem": secret(KEY), "stdin": KEY}, 0),
     ],
 )
 def test_key_material_outputs_rule(rtype: str, outputs: dict[str, Any], expected: int) -> None:
@@ -126,6 +132,10 @@ def _remote(conn: dict[str, Any]) -> dict[str, Any]:
             0,
         ),
         ("command:local:Command", {"create": "true"}, "prod", 0),
+        (rules.DYNAMIC_TYPE, {"connection": {"host": "h", "host_key": None}}, "prod", 1),
+        (rules.DYNAMIC_TYPE, {"connection": {"host": "h", "host_key": "ssh-ed25519 AAAA"}}, "prod", 0),
+        (rules.DYNAMIC_TYPE, {"connection": None, "create": "true"}, "prod", 0),
+        (rules.DYNAMIC_TYPE, {"connection": {"host": "h"}}, "dev", 0),
     ],
 )
 def test_ssh_host_key_rule(rtype: str, props: dict[str, Any], stack: str | None, expected: int) -> None:
@@ -217,194 +227,272 @@ def test_rbac_wildcard_rule(rule: dict[str, Any], expected: int) -> None:
 
 # ---- the real CLI -------------------------------------------------------------------------------
 
-Events = list[auto.EngineEvent]
+# ---- the real CLI -------------------------------------------------------------------------------
+# Each run is a child process (`python -m tests.test_policy ...`, see _main): inline programs share
+# their process's Pulumi runtime, which a run that a policy aborted leaves unusable. The programs
+# use what the offline toolchain has: the kubernetes plugin and the builtin dynamic providers
+# (components/builtin.py) instead of pulumi-command/pulumi-tls.
 
-# Small programs run by the Python language host in their own process, like the real one: inline
-# programs share this process's Pulumi runtime, which a run aborted by a policy leaves unusable.
-PROGRAM_HEAD = f"""
-import pulumi
-import pulumi_command as command
-import pulumi_kubernetes as k8s
+PLUGIN_VERSION = "3.259.0"
+ANALYZER = POLICY / "bin" / "pulumi-analyzer-policy-python"
 
-KEY = {KEY!r}
-KUBECONFIG = {KUBECONFIG!r}
-RESTRICTED_POD = {RESTRICTED_POD!r}
-"""
 
-COMMANDS_BREAKING_THE_RULES = """
-command.local.Command("leaky-stdin", create="cat >/dev/null", stdin=KEY)
-command.local.Command("kept-secret", create="cat >/dev/null", stdin=pulumi.Output.secret(KEY))
-command.remote.Command(  # preview never dials it
-    "unpinned",
-    connection=command.remote.ConnectionArgs(host="127.0.0.1", user="nobody"),
-    create="true",
-)
-"""
+def _commands_breaking_the_rules(tmp: Path) -> None:
+    from components import builtin
 
-KUBERNETES_BREAKING_THE_RULES = """
-# No cluster: this provider only writes YAML, and preview writes nothing.
-render = pulumi.ResourceOptions(provider=k8s.Provider("render", render_yaml_to_directory=OUT))
-k8s.core.v1.ConfigMap("keys-in-configmap", data={"kubeconfig": KUBECONFIG}, opts=render)
-k8s.core.v1.ConfigMap("plain-config", data={"config.yaml": "kind: KubeSchedulerConfiguration"}, opts=render)
-privileged = {**RESTRICTED_POD, "containers": [{"name": "c", "image": "i", "securityContext": {
-    "privileged": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}]}
-k8s.apps.v1.Deployment("privileged", spec={
-    "selector": {"matchLabels": {"app": "p"}},
-    "template": {"metadata": {"labels": {"app": "p"}}, "spec": privileged},
-}, opts=render)
-k8s.core.v1.Pod("host-network", spec={**RESTRICTED_POD, "hostNetwork": True}, opts=render)
-k8s.core.v1.Pod("restricted", spec=RESTRICTED_POD, opts=render)
-k8s.rbac.v1.ClusterRole("star", rules=[{"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}],
-                        opts=render)
-k8s.rbac.v1.Role("narrow", rules=[{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}], opts=render)
-"""
+    builtin.SshCommand("leaky-stdin", None, create="cat >/dev/null", stdin=KEY)
+    builtin.SshCommand("kept-secret", None, create="cat >/dev/null", stdin=pulumi.Output.secret(KEY))
+    # preview never dials it
+    builtin.SshCommand("unpinned", {"host": "127.0.0.1", "user": "nobody", "host_key": None}, create="true")
 
-COMMAND_PRINTING_A_KEY = """
-command.local.Command("prints-key", create="cat", stdin=pulumi.Output.secret(KEY))
-"""
 
-WITHIN_THE_RULES_ON_DEV = """
-command.local.Command("kept-secret", create="cat >/dev/null", stdin=pulumi.Output.secret(KEY))
-command.remote.Command(
-    "unpinned-on-dev",
-    connection=command.remote.ConnectionArgs(host="127.0.0.1", user="nobody"),
-    create="true",
-)
-"""
+def _kubernetes_breaking_the_rules(tmp: Path) -> None:
+    import pulumi_kubernetes as k8s
+
+    # No cluster: this provider only writes YAML, and preview writes nothing.
+    provider = k8s.Provider("render", render_yaml_to_directory=str(tmp / "out"))
+    render = pulumi.ResourceOptions(provider=provider)
+    k8s.core.v1.ConfigMap("keys-in-configmap", data={"kubeconfig": KUBECONFIG}, opts=render)
+    k8s.core.v1.ConfigMap(
+        "plain-config", data={"config.yaml": "kind: KubeSchedulerConfiguration"}, opts=render
+    )
+    privileged = copy.deepcopy(RESTRICTED_POD)
+    privileged["containers"][0]["securityContext"]["privileged"] = True
+    template = {"metadata": {"labels": {"app": "p"}}, "spec": privileged}
+    k8s.apps.v1.Deployment(
+        "privileged", spec={"selector": {"matchLabels": {"app": "p"}}, "template": template}, opts=render
+    )
+    k8s.core.v1.Pod("host-network", spec={**RESTRICTED_POD, "hostNetwork": True}, opts=render)
+    k8s.core.v1.Pod("restricted", spec=RESTRICTED_POD, opts=render)
+    star = {"apiGroups": [""], "resources": ["*"], "verbs": ["get"]}
+    k8s.rbac.v1.ClusterRole("star", rules=[star], opts=render)
+    k8s.rbac.v1.Role("narrow", rules=[{**star, "resources": ["pods"]}], opts=render)
+
+
+def _command_printing_a_key(tmp: Path) -> None:
+    from components import builtin
+
+    builtin.SshCommand("prints-key", None, create="cat", stdin=pulumi.Output.secret(KEY))
+
+
+def _within_the_rules_on_dev(tmp: Path) -> None:
+    from components import builtin
+
+    builtin.SshCommand("kept-secret", None, create="cat >/dev/null", stdin=pulumi.Output.secret(KEY))
+    builtin.SshCommand("unpinned-on-dev", {"host": "127.0.0.1", "host_key": None}, create="true")
+
+
+PROGRAMS: dict[str, Callable[[Path], None]] = {
+    "commands": _commands_breaking_the_rules,
+    "kubernetes": _kubernetes_breaking_the_rules,
+    "prints-key": _command_printing_a_key,
+    "dev": _within_the_rules_on_dev,
+}
+
+
+def _this_program_stack(tmp: Path, apply_without_host_keys: bool = False) -> auto.Stack:
+    from components.stack import program
+    from tests.support import configure_stack, make_pki
+
+    work = tmp / "project"
+    work.mkdir()
+    shutil.copy(ROOT / "Pulumi.yaml", work / "Pulumi.yaml")
+    stack = auto.Stack.create("staging", auto.LocalWorkspace(work_dir=str(work), program=program))
+    pki = make_pki()
+    hosts = [{"name": f"master-{i}", "address": f"10.231.0.{10 + i}"} for i in (1, 2)]
+    config = {
+        "kubernetesVersion": "1.34.2",
+        "apiServerUrl": "https://10.231.0.1:6443",
+        "caCert": pki.ca_cert,
+        "caKey": pki.ca_key,
+        "outputMode": "render",
+        "resourceBackend": "builtin",
+        "renderDir": str(tmp / "out"),
+        "bareMetal": {"enabled": True, "hosts": hosts},
+        "inCluster": {"enabled": True, "waitForReady": False},
+    }
+    if apply_without_host_keys:  # preview only: nothing is dialled
+        config |= {
+            "outputMode": "apply",
+            "sshPrivateKey": pki.ssh_key,
+            "bareMetal": {
+                "enabled": True,
+                "hosts": [{"name": f"master-{i}", "address": f"127.0.0.{10 + i}"} for i in (1, 2)],
+                "insecureSkipHostKeyCheck": True,
+                "binary": {
+                    "url": "https://dl.k8s.io/v{version}/bin/linux/amd64/kube-scheduler",
+                    "sha256": "ab" * 32,
+                },
+            },
+            "inCluster": {"enabled": False},
+        }
+    configure_stack(stack, config, secret=frozenset({"caKey", "sshPrivateKey"}))
+    return stack
+
+
+def _main(stack_name: str, scenario: str, tmp: Path) -> None:
+    """Child process: run one scenario with the pack, print its policy events as JSON."""
+    events: list[auto.EngineEvent] = []
+    packs = [str(POLICY)]
+    error = ""
+    if scenario == "ours":
+        # up: Analyze sees the real keys and kubeconfigs; preview after it: AnalyzeStack sees
+        # every output from the state.
+        stack = _this_program_stack(tmp)
+        try:
+            stack.up(policy_packs=packs, color="never", on_event=events.append)
+            rendered = tmp / "out/hosts/master-1/etc/kubernetes/scheduler/pki/kube-scheduler.key"
+            assert rendered.exists(), "render mode wrote no key"
+            stack.preview(policy_packs=packs, color="never", on_event=events.append)
+        except auto.CommandError as e:
+            error = str(e)
+        finally:
+            stack.destroy(color="never")
+            stack.workspace.remove_stack(stack.name, force=True)
+    elif scenario == "ours-unpinned":
+        stack = _this_program_stack(tmp, apply_without_host_keys=True)
+        try:
+            stack.preview(policy_packs=packs, color="never", on_event=events.append)
+        except auto.CommandError as e:
+            error = str(e)
+        finally:
+            stack.workspace.remove_stack(stack.name, force=True)
+    else:
+        work = tmp / "work"
+        work.mkdir()
+        program = PROGRAMS[scenario]
+        stack = auto.create_stack(
+            stack_name,
+            project_name="policy-test",
+            program=lambda: program(tmp),
+            opts=auto.LocalWorkspaceOptions(work_dir=str(work)),
+        )
+        try:
+            if scenario == "prints-key":
+                try:
+                    stack.up(policy_packs=packs, color="never", on_event=events.append)
+                finally:
+                    stack.destroy(color="never")
+            else:
+                stack.preview(policy_packs=packs, color="never", on_event=events.append)
+        except auto.CommandError as e:
+            error = str(e)
+        finally:
+            stack.workspace.remove_stack(stack_name, force=True)
+    result = {
+        "error": error,
+        "events": [
+            [p.policy_name, p.enforcement_level, (p.resource_urn or "").rsplit("::", 1)[-1], p.message]
+            for p in (e.policy_event for e in events)
+            if p is not None
+        ],
+    }
+    print("RESULT " + json.dumps(result))
+
+
+class Run:
+    def __init__(self, error: str, events: list[list[str]]) -> None:
+        self.error = error
+        self.events = events
+
+    @property
+    def violations(self) -> set[tuple[str, str]]:
+        """(policy name, resource name) of every mandatory violation."""
+        return {(name, resource) for name, level, resource, _ in self.events if level == "mandatory"}
+
+    def said(self, part: str) -> bool:
+        return any(part in message for *_, message in self.events)
 
 
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment of the child runs; policy/.venv and the analyzer plugin made if missing."""
     assert shutil.which("pulumi"), "pulumi not on PATH: run `make setup` (or source scripts/env.sh)"
-    subprocess.run(["bash", str(POLICY / "setup.sh")], check=True, timeout=300)
+    subprocess.run(["bash", str(POLICY / "setup.sh")], check=True, timeout=300, stdout=subprocess.DEVNULL)
+    plugins = subprocess.run(["pulumi", "plugin", "ls", "--json"], check=True, capture_output=True, text=True)
+    have = {(p["kind"], p["name"], p.get("version")) for p in json.loads(plugins.stdout or "[]")}
+    if ("analyzer", "policy-python", PLUGIN_VERSION) not in have:  # normally scripts/toolchain.sh's job
+        subprocess.run(
+            [
+                "pulumi",
+                "plugin",
+                "install",
+                "analyzer",
+                "policy-python",
+                PLUGIN_VERSION,
+                "--file",
+                str(ANALYZER),
+            ],
+            check=True,
+            capture_output=True,
+        )
     state = tmp_path_factory.mktemp("policy-state")
-    yield {
+    return {
+        **os.environ,
         "PULUMI_BACKEND_URL": f"file://{state}",
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PYTHONPATH": str(ROOT),  # the dynamic providers' process imports components.builtin
     }
 
 
-def _violations(events: Events) -> set[tuple[str, str]]:
-    """(policy name, resource name) of every mandatory violation."""
-    out = set()
-    for e in events:
-        p = e.policy_event
-        if p is not None and p.enforcement_level == "mandatory":
-            out.add((p.policy_name, (p.resource_urn or "").rsplit("::", 1)[-1]))
-    return out
-
-
-def _messages(events: Events) -> set[str]:
-    return {e.policy_event.message for e in events if e.policy_event is not None}
-
-
-@contextlib.contextmanager
-def _program_stack(stack_name: str, body: str, env: dict[str, str], tmp: Path) -> Iterator[auto.Stack]:
-    work = tmp / f"program-{stack_name}"
-    work.mkdir()
-    (work / "Pulumi.yaml").write_text(
-        "name: policy-test\n"
-        "runtime:\n  name: python\n  options:\n"
-        f"    toolchain: pip\n    virtualenv: {ROOT / '.venv'}\n"
+def _run(stack_name: str, scenario: str, env: dict[str, str], tmp: Path) -> Run:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.test_policy", stack_name, scenario, str(tmp)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
-    (work / "__main__.py").write_text(f"{PROGRAM_HEAD}\nOUT = {str(tmp / 'out')!r}\n{body}")
-    stack = auto.Stack.create(stack_name, auto.LocalWorkspace(work_dir=str(work), env_vars=env))
-    try:
-        yield stack
-    finally:
-        stack.workspace.remove_stack(stack_name, force=True)
-
-
-def _failing_preview(stack_name: str, body: str, env: dict[str, str], tmp: Path) -> Events:
-    events: Events = []
-    with _program_stack(stack_name, body, env, tmp) as stack, pytest.raises(auto.CommandError):
-        stack.preview(policy_packs=[str(POLICY)], color="never", on_event=events.append)
-    return events
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(lines[-1].removeprefix("RESULT "))
+    return Run(result["error"], result["events"])
 
 
 @pytest.mark.toolchain
-def test_preview_fails_on_plain_keys_and_unpinned_ssh(backend: dict[str, str], tmp_path: Path) -> None:
-    events = _failing_preview("staging", COMMANDS_BREAKING_THE_RULES, backend, tmp_path)
-    assert _violations(events) == {(rules.KEY_MATERIAL, "leaky-stdin"), (rules.SSH_HOST_KEY, "unpinned")}
-    messages = _messages(events)
-    assert any("'127.0.0.1' has no hostKey" in m and "'staging'" in m for m in messages), messages
+def test_preview_fails_on_plain_keys_and_unpinned_ssh(cli_env: dict[str, str], tmp_path: Path) -> None:
+    run = _run("staging", "commands", cli_env, tmp_path)
+    assert run.error, "preview passed"
+    assert run.violations == {(rules.KEY_MATERIAL, "leaky-stdin"), (rules.SSH_HOST_KEY, "unpinned")}
+    assert run.said("'127.0.0.1' has no hostKey") and run.said("stack 'staging'"), run.events
 
 
 @pytest.mark.toolchain
-def test_preview_fails_on_kubernetes_violations(backend: dict[str, str], tmp_path: Path) -> None:
-    events = _failing_preview("staging", KUBERNETES_BREAKING_THE_RULES, backend, tmp_path)
-    assert _violations(events) == {
+def test_preview_fails_on_kubernetes_violations(cli_env: dict[str, str], tmp_path: Path) -> None:
+    run = _run("staging", "kubernetes", cli_env, tmp_path)
+    assert run.error, "preview passed"
+    assert run.violations == {
         (rules.KEY_MATERIAL, "keys-in-configmap"),
         (rules.POD_SECURITY, "privileged"),
         (rules.POD_SECURITY, "host-network"),
         (rules.RBAC_WILDCARDS, "star"),
     }
-    messages = _messages(events)
     for part in ("privileged must not", "hostNetwork must not", "resources contains a wildcard"):
-        assert any(part in m for m in messages), (part, messages)
+        assert run.said(part), (part, run.events)
     assert not (tmp_path / "out").exists()  # preview wrote nothing
 
 
 @pytest.mark.toolchain
-def test_up_fails_when_an_output_holds_a_plain_key(backend: dict[str, str], tmp_path: Path) -> None:
+def test_up_fails_when_an_output_holds_a_plain_key(cli_env: dict[str, str], tmp_path: Path) -> None:
     """Stack validation runs on outputs: `cat` of a secret stdin makes a non-secret stdout."""
-    events: Events = []
-    with _program_stack("staging", COMMAND_PRINTING_A_KEY, backend, tmp_path) as stack:
-        try:
-            with pytest.raises(auto.CommandError):
-                stack.up(policy_packs=[str(POLICY)], color="never", on_event=events.append)
-        finally:
-            stack.destroy(color="never")
-    assert _violations(events) == {(rules.KEY_MATERIAL_OUTPUTS, "prints-key")}
+    run = _run("staging", "prints-key", cli_env, tmp_path)
+    assert run.error, "up passed"
+    assert run.violations == {(rules.KEY_MATERIAL_OUTPUTS, "prints-key")}
 
 
 @pytest.mark.toolchain
-def test_preview_passes_within_the_rules_on_dev(backend: dict[str, str], tmp_path: Path) -> None:
-    events: Events = []
-    with _program_stack("dev", WITHIN_THE_RULES_ON_DEV, backend, tmp_path) as stack:
-        stack.preview(policy_packs=[str(POLICY)], color="never", on_event=events.append)
-    assert _violations(events) == set()
+def test_preview_passes_within_the_rules_on_dev(cli_env: dict[str, str], tmp_path: Path) -> None:
+    run = _run("dev", "dev", cli_env, tmp_path)
+    assert (run.error, run.events) == ("", [])
 
 
 @pytest.mark.toolchain
-def test_this_program_in_render_mode_passes(backend: dict[str, str], tmp_path: Path, pki: Pki) -> None:
-    work = tmp_path / "project"
-    work.mkdir()
-    for name in ("Pulumi.yaml", "__main__.py"):
-        shutil.copy(ROOT / name, work / name)
-    (work / "components").symlink_to(ROOT / "components")
-    (work / ".venv").symlink_to(ROOT / ".venv")
-    ws = auto.LocalWorkspace(work_dir=str(work), env_vars=backend)
-    stack = auto.Stack.create("staging", ws)
-    hosts = [{"name": f"master-{i}", "address": f"10.231.0.{10 + i}"} for i in (1, 2)]
-    config = {
-        "kubernetesVersion": auto.ConfigValue("1.34.2"),
-        "apiServerUrl": auto.ConfigValue("https://10.231.0.1:6443"),
-        "caCert": auto.ConfigValue(pki.ca_cert),
-        "caKey": auto.ConfigValue(pki.ca_key, secret=True),
-        "outputMode": auto.ConfigValue("render"),
-        "renderDir": auto.ConfigValue(str(tmp_path / "out")),
-        "bareMetal": auto.ConfigValue(json.dumps({"enabled": True, "hosts": hosts})),
-        "inCluster": auto.ConfigValue(json.dumps({"enabled": True, "waitForReady": False})),
-    }
-    stack.set_all_config({f"kube-scheduler:{k}": v for k, v in config.items()})
-    events: Events = []
-    try:
-        # up: Analyze sees the real keys and kubeconfigs (inputs known); preview after it:
-        # AnalyzeStack sees the tls keys and everything else from the state.
-        stack.up(policy_packs=[str(POLICY)], color="never", on_event=events.append)
-        assert (
-            tmp_path / "out" / "hosts" / "master-1" / "etc/kubernetes/scheduler/pki/kube-scheduler.key"
-        ).exists()
-        stack.preview(policy_packs=[str(POLICY)], color="never", on_event=events.append)
-    finally:
-        stack.destroy(color="never")
-        ws.remove_stack("staging")
-    assert _violations(events) == set()
-    policy_events = [e.policy_event for e in events if e.policy_event is not None]
-    assert policy_events == [], [(p.policy_name, p.message) for p in policy_events]
+def test_this_program_in_render_mode_passes(cli_env: dict[str, str], tmp_path: Path) -> None:
+    run = _run("staging", "ours", cli_env, tmp_path)
+    assert (run.error, run.events) == ("", [])
 
 
 def test_policy_pack_files_agree() -> None:
@@ -420,3 +508,21 @@ def test_policy_pack_files_agree() -> None:
     assert f"pulumi=={pins['pulumi']}" in project.splitlines()
     assert pins["pulumi-policy"] == "1.21.0"
     assert os.access(POLICY / "setup.sh", os.R_OK)
+
+
+@pytest.mark.toolchain
+def test_this_program_without_host_keys_is_refused_outside_dev(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """bareMetal.insecureSkipHostKeyCheck passes the program's own validation; not the pack's."""
+    run = _run("staging", "ours-unpinned", cli_env, tmp_path)
+    assert run.error, "preview passed"
+    names = {resource for _, resource in run.violations}
+    assert {policy for policy, _ in run.violations} == {rules.SSH_HOST_KEY}
+    for host in ("master-1", "master-2"):  # every step on every host: prepare, files, restart...
+        assert len([n for n in names if host in n]) >= 5, names
+    assert run.said("'127.0.0.11' has no hostKey"), run.events
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
