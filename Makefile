@@ -18,6 +18,7 @@ unit: setup
 	$(ENV) $(PY) -m pytest -q -p no:cacheprovider -m "not lab and not toolchain"
 
 lint: setup
+	bash scripts/actionlint.sh
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy --explicit-package-bases components __main__.py scripts tests bench lab/incluster.py
@@ -35,7 +36,7 @@ lab-status:
 	bash lab/lab.sh status
 
 preview: setup lab-up
-	$(ENV) pulumi preview --stack $(STACK) --diff
+	$(ENV) $(PY) -m scripts.stack preview $(STACK)
 
 ## The main job: deploy the dev stack into the lab, run the custom scheduler's pods, summarize.
 up: setup lab-up

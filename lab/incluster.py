@@ -93,6 +93,8 @@ def start(name: str, namespace: str) -> None:
     if not bound:
         sys.exit(f"no pod of deployment {namespace}/{name} is bound to a node yet")
     stop()
+    for old_log in (LAB / "logs").glob("incluster-*.log"):
+        old_log.unlink()  # logs of pods from an earlier start would mislead
     STATE.mkdir(parents=True, exist_ok=True)
     os.chmod(STATE, 0o700)
     api = facts()["api_server"]

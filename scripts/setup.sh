@@ -53,4 +53,6 @@ python_venv() {
 timed apt-packages apt_packages
 timed venv python_venv
 timed toolchain bash "$REPO/scripts/toolchain.sh"
+# The policy pack has its own venv: pulumi-policy pins a protobuf older than the project's.
+timed policy-venv bash "$REPO/policy/setup.sh"
 echo "==> setup done in $((SECONDS - T_ALL))s"

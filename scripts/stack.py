@@ -28,6 +28,10 @@ from components.config import PROJECT, ResolvedHost, StackConfig, load_config, p
 from components.stack import program  # noqa: E402
 
 
+# Every preview and up is checked by the project's policy pack (policy/README.md).
+POLICY_PACKS = [str(ROOT / "policy")]
+
+
 def select(stack_name: str) -> auto.Stack:
     """The stack with the program run inline: the CLI needs no Python language host (which the
     offline toolchain cannot build); Pulumi.yaml and Pulumi.<stack>.yaml are read as usual."""
@@ -150,11 +154,11 @@ def main(argv: list[str]) -> int:
     stack = select(name)
     start = time.monotonic()
     if action == "up":
-        result = stack.up(on_output=progress, color="never")
+        result = stack.up(on_output=progress, color="never", policy_packs=POLICY_PACKS)
         print(f"==> pulumi up: {result.summary.result} in {time.monotonic() - start:.0f}s")
         return 0
     elif action == "preview":
-        stack.preview(on_output=progress, diff=True, color="never")
+        stack.preview(on_output=progress, diff=True, color="never", policy_packs=POLICY_PACKS)
         return 0
     elif action == "destroy":
         stack.destroy(on_output=progress, color="never")

@@ -377,6 +377,16 @@ for entry in "${PLUGINS[@]}"; do
     fi
 done
 
+# Runs the Python policy pack without a Python language host (policy/README.md). Installed into
+# the plugin cache: PULUMI_IGNORE_AMBIENT_PLUGINS hides analyzers on PATH.
+ANALYZER_SRC="$REPO/policy/bin/pulumi-analyzer-policy-python"
+ANALYZER="$PULUMI_HOME/plugins/analyzer-policy-python-v$PULUMI_VERSION/pulumi-analyzer-policy-python"
+if cmp -s "$ANALYZER_SRC" "$ANALYZER"; then
+    skip install-policy-analyzer "$ANALYZER"
+else
+    step install-policy-analyzer "$PULUMI" plugin install analyzer policy-python "$PULUMI_VERSION" --file "$ANALYZER_SRC"
+fi
+
 if (( ${#FAILED[@]} > 0 )); then
     echo "toolchain.sh: FAILED steps: ${FAILED[*]} (logs in $LOGS)" >&2
     exit 1

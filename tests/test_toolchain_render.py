@@ -140,7 +140,7 @@ def test_first_up_creates_and_second_up_changes_nothing(rendered: Rendered) -> N
     assert set(changes) == {"same"}, changes
 
 
-@pytest.mark.parametrize(("host", "address"), HOSTS.items())
+@pytest.mark.parametrize(("host", "address"), list(HOSTS.items()))
 def test_host_certificate_chains_to_the_ca(rendered: Rendered, host: str, address: str) -> None:
     pem = _host_file(rendered, host, "/etc/kubernetes/scheduler/pki/kube-scheduler.crt").read_bytes()
     cert = x509.load_pem_x509_certificate(pem)

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / ".lab"
 PASSPHRASE = "e2e-test-passphrase"
 MASTERS = ("master-1", "master-2", "master-3")
+POLICY_PACKS = [str(ROOT / "policy")]
 
 
 def facts() -> dict[str, Any]:
@@ -236,10 +237,10 @@ class LabStack:
         self.output.append(line)
 
     def up(self, **kwargs: Any) -> auto.UpResult:
-        return self.stack.up(color="never", on_output=self._log, **kwargs)
+        return self.stack.up(color="never", on_output=self._log, policy_packs=POLICY_PACKS, **kwargs)
 
     def preview(self, **kwargs: Any) -> auto.PreviewResult:
-        return self.stack.preview(color="never", on_output=self._log, **kwargs)
+        return self.stack.preview(color="never", on_output=self._log, policy_packs=POLICY_PACKS, **kwargs)
 
     def destroy(self) -> None:
         self.stack.destroy(color="never", on_output=self._log)
