@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 from components.config import PROJECT, ResolvedHost, StackConfig, load_config, project_values  # noqa: E402
 from components.stack import program  # noqa: E402
 
-
 # Every preview and up is checked by the project's policy pack (policy/README.md).
 POLICY_PACKS = [str(ROOT / "policy")]
 
