@@ -138,7 +138,8 @@ def start(name: str, namespace: str) -> None:
                 f"mkdir -p {SA_DIR}",
                 f"mount --bind -o ro {d / 'sa'} {SA_DIR}",
                 f"hostname {pod_name}",
-                "exec " + " ".join(argv),
+                # restartPolicy: Always, as the kubelet would (a leader that loses its lease exits)
+                "while :; do " + " ".join(argv) + "; echo container exited: $?; sleep 1; done",
             ]
         )
         env = {

@@ -589,7 +589,9 @@ def ensure_kcm():
             "--bind-address=127.0.0.1",
             f"--secure-port={KCM_PORT}",
             f"--cert-dir={RUN / 'kcm-certs'}",
-            "--leader-elect=true",
+            # One instance, unsupervised: with leader election it would exit ("leaderelection
+            # lost") whenever the API server is down longer than its renew deadline.
+            "--leader-elect=false",
             "--use-service-account-credentials=true",
             f"--service-account-private-key-file={PKI / 'sa.key'}",
             f"--root-ca-file={PKI / 'ca.crt'}",

@@ -298,13 +298,22 @@ def test_unreachable_master_fails_up_then_converges(stack: LabStack, kube: Kube)
 # ------------------------------------------------------------------ 7. API server restart
 
 
-def test_schedulers_survive_api_server_restart(stack: LabStack, kube: Kube) -> None:
-    pids = {m: service_state(m)["MainPID"] for m in MASTERS}
+def test_schedulers_recover_from_api_server_restart_by_themselves(stack: LabStack, kube: Kube) -> None:
+    leader = leader_master(kube)
+    before = {m: service_state(m) for m in MASTERS}
     lab("restart-apiserver")
     poll(lambda: bool(kube.holder("kube-scheduler")), 60, interval=0.5)
     schedule_one(kube, timeout=30)
     schedule_one(kube, timeout=30, scheduler="custom-k8s-scheduler")
-    assert {m: service_state(m)["MainPID"] for m in MASTERS} == pids
+    after = {m: service_state(m) for m in MASTERS}
+    for m in MASTERS:
+        assert after[m]["ActiveState"] == "active" and healthz(master_ip(m)), m
+        if m != leader:  # standbys ride it out in the same process
+            assert after[m]["MainPID"] == before[m]["MainPID"], m
+    # The leader exits when it cannot renew within renewDeadline (upstream behaviour);
+    # Restart=always brings it back as a standby with no action from us.
+    restarted = int(after[leader]["NRestarts"]) - int(before[leader]["NRestarts"])
+    print(f"\nAPI server restart: leader {leader} restarted by systemd {restarted} time(s)")
 
 
 # ------------------------------------------------------------------ 8. certificate rotation
