@@ -23,8 +23,10 @@ lint: setup
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy --explicit-package-bases components __main__.py scripts tests bench lab/incluster.py
 
+## Figures: mock scale, then the lab (restarted fresh, taken down at the end).
 bench: setup
 	$(ENV) $(PY) bench/mock_scale.py
+	$(ENV) $(PY) bench/lab_bench.py
 
 lab-up:
 	bash lab/lab.sh up

@@ -10,6 +10,7 @@ import shutil
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -264,3 +265,42 @@ def poll(fn: Callable[[], bool], timeout: float, interval: float = 0.1) -> float
             return time.monotonic() - start
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+class Monitor:
+    """Polls every master's /healthz and the default lease every 100 ms during a change."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.samples: list[tuple[float, int, str]] = []  # (t, masters down, holder)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        ips = [master_ip(m) for m in MASTERS]
+        while not self._stop.is_set():
+            down = sum(not healthz(ip, timeout=0.5) for ip in ips)
+            self.samples.append((time.monotonic(), down, self.kube.holder("kube-scheduler")))
+            time.sleep(0.1)
+
+    def __enter__(self) -> Monitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def max_down(self) -> int:
+        return max(d for _, d, _ in self.samples)
+
+    @property
+    def longest_leaderless(self) -> float:
+        longest, start = 0.0, None
+        for t, _, holder in self.samples:
+            if not holder and start is None:
+                start = t
+            elif holder and start is not None:
+                longest, start = max(longest, t - start), None
+        return longest

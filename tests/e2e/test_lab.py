@@ -10,7 +10,6 @@ import json
 import re
 import ssl
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from tests.e2e.lab import (
     ROOT,
     Kube,
     LabStack,
+    Monitor,
     changes,
     dev_config,
     facts,
@@ -101,45 +101,6 @@ def schedule_one(kube: Kube, timeout: float, scheduler: str | None = None) -> tu
         return kube.wait_bound(name, timeout)
     finally:
         kube.delete_pod(name)
-
-
-class Monitor:
-    """Polls every master's /healthz and the default lease every 100 ms during a change."""
-
-    def __init__(self, kube: Kube) -> None:
-        self.kube = kube
-        self.samples: list[tuple[float, int, str]] = []  # (t, masters down, holder)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        ips = [master_ip(m) for m in MASTERS]
-        while not self._stop.is_set():
-            down = sum(not healthz(ip, timeout=0.5) for ip in ips)
-            self.samples.append((time.monotonic(), down, self.kube.holder("kube-scheduler")))
-            time.sleep(0.1)
-
-    def __enter__(self) -> Monitor:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def max_down(self) -> int:
-        return max(d for _, d, _ in self.samples)
-
-    @property
-    def longest_leaderless(self) -> float:
-        longest, start = 0.0, None
-        for t, _, holder in self.samples:
-            if not holder and start is None:
-                start = t
-            elif holder and start is not None:
-                longest, start = max(longest, t - start), None
-        return longest
 
 
 # ------------------------------------------------------------------ 1. fresh up

@@ -1,0 +1,191 @@
+"""Lab benchmarks: failover gaps, rolling change vs the seeds' restart-all, scheduling latency,
+`up`/`preview` wall times and warm `lab-up`. Restarts the lab fresh and takes it down at the end.
+
+    python bench/lab_bench.py [--runs 5] [--pods 50]
+
+Writes .bench/lab.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.lab import (  # noqa: E402
+    MASTERS,
+    Kube,
+    LabStack,
+    Monitor,
+    changes,
+    dev_config,
+    healthz,
+    lab,
+    master_ip,
+    poll,
+    ssh,
+)
+
+
+def timed(fn: Any) -> tuple[Any, float]:
+    start = time.monotonic()
+    result = fn()
+    return result, time.monotonic() - start
+
+
+def leader(kube: Kube) -> str:
+    poll(lambda: bool(kube.holder("kube-scheduler")), 30)
+    return kube.holder("kube-scheduler").split("_", 1)[0]
+
+
+def all_healthy() -> bool:
+    return all(healthz(master_ip(m)) for m in MASTERS)
+
+
+def failover(kube: Kube, how: str) -> float:
+    """Seconds from stopping/killing the leader until another master holds the lease."""
+    old = leader(kube)
+    command = {
+        "stop": "systemctl stop kube-scheduler.service",
+        "kill": "kill -KILL $(systemctl show -p MainPID --value kube-scheduler.service)",
+    }[how]
+    start = time.monotonic()
+    ssh(old, command)
+    poll(lambda: kube.holder("kube-scheduler").split("_")[0] not in ("", old), 30, interval=0.02)
+    gap = time.monotonic() - start
+    if how == "stop":
+        ssh(old, "systemctl start kube-scheduler.service")
+    poll(all_healthy, 60, interval=0.2)
+    return gap
+
+
+def naive_restart_all() -> None:
+    """The seeds' way: restart every master at once over SSH."""
+    with ThreadPoolExecutor(len(MASTERS)) as pool:
+        list(pool.map(lambda m: ssh(m, "systemctl restart kube-scheduler.service"), MASTERS))
+    poll(all_healthy, 60, interval=0.1)
+
+
+def latency(kube: Kube, count: int, scheduler: str | None) -> list[float]:
+    out = []
+    for _ in range(count):
+        name = f"bench-{uuid.uuid4().hex[:8]}"
+        kube.create_pod(name, scheduler=scheduler)
+        start = time.monotonic()
+
+        def bound(n: str = name) -> bool:
+            return bool((kube.pod(n) or {}).get("spec", {}).get("nodeName"))
+
+        poll(bound, 30, interval=0.01)
+        out.append(time.monotonic() - start)
+        kube.delete_pod(name)
+    return out
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--pods", type=int, default=50)
+    a = ap.parse_args()
+    results: dict[str, Any] = {}
+    lab("down")
+    lab("up", timeout=1800)  # builds and first boot, not timed
+    lab("down")
+    _, results["warm_lab_up_s"] = timed(lambda: lab("up"))
+    kube = Kube()
+    stack = LabStack("bench", Path(tempfile.mkdtemp(prefix="ksched-bench-")))
+    try:
+        _, results["preview_s"] = timed(stack.preview)
+        _, results["first_up_s"] = timed(stack.up)
+        noop, results["noop_up_s"] = timed(stack.up)
+        results["noop_up_changes"] = changes(noop)
+        subprocess.run([sys.executable, str(ROOT / "lab/incluster.py"), "start"], check=True)
+        results["graceful_failover_s"] = [failover(kube, "stop") for _ in range(a.runs)]
+        results["crash_failover_s"] = [failover(kube, "kill") for _ in range(a.runs)]
+        cfg = dev_config()
+        cfg["bareMetal"]["qps"] = 75
+        stack.configure(cfg)
+        with Monitor(kube) as ours:
+            _, ours_total = timed(stack.up)
+        with Monitor(kube) as naive:
+            _, naive_total = timed(naive_restart_all)
+        results["rolling"] = {
+            "ours": {
+                "total_s": ours_total,
+                "leaderless_s": ours.longest_leaderless,
+                "max_down": ours.max_down,
+            },
+            "naive": {
+                "total_s": naive_total,
+                "leaderless_s": naive.longest_leaderless,
+                "max_down": naive.max_down,
+            },
+        }
+        results["latency_default_s"] = latency(kube, a.pods, None)
+        results["latency_custom_s"] = latency(kube, a.pods, "custom-k8s-scheduler")
+    finally:
+        subprocess.run([sys.executable, str(ROOT / "lab/incluster.py"), "stop"], check=False)
+        stack.destroy()
+        stack.remove()
+        kube.close()
+        lab("down")
+    out = ROOT / ".bench" / "lab.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    med = statistics.median
+    r = results["rolling"]
+    rows = [
+        ("warm lab-up", f"{results['warm_lab_up_s']:.1f} s", "< 60 s"),
+        ("preview (dev-like stack, fresh)", f"{results['preview_s']:.1f} s", ""),
+        ("first up", f"{results['first_up_s']:.1f} s", ""),
+        ("no-op up", f"{results['noop_up_s']:.1f} s, changes {results['noop_up_changes']}", "0 commands"),
+        ("graceful failover, median", f"{med(results['graceful_failover_s']):.2f} s", "<= 3 s"),
+        ("crash failover (SIGKILL), median", f"{med(results['crash_failover_s']):.2f} s", "<= 17 s"),
+        (
+            "rolling change: ours",
+            f"leaderless {r['ours']['leaderless_s']:.2f} s, total {r['ours']['total_s']:.1f} s, "
+            f"max down {r['ours']['max_down']}",
+            "<= 3 s",
+        ),
+        (
+            "rolling change: naive restart-all",
+            f"leaderless {r['naive']['leaderless_s']:.2f} s, total {r['naive']['total_s']:.1f} s, "
+            f"max down {r['naive']['max_down']}",
+            "",
+        ),
+        (
+            "latency default scheduler",
+            f"median {med(results['latency_default_s']) * 1000:.0f} ms, "
+            f"p95 {p95(results['latency_default_s']) * 1000:.0f} ms",
+            "",
+        ),
+        (
+            "latency custom scheduler",
+            f"median {med(results['latency_custom_s']) * 1000:.0f} ms, "
+            f"p95 {p95(results['latency_custom_s']) * 1000:.0f} ms",
+            "",
+        ),
+    ]
+    width = max(len(k) for k, _, _ in rows)
+    for k, v, target in rows:
+        print(f"{k:<{width}}  {v}  {('target ' + target) if target else ''}")
+    print(f"written to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
