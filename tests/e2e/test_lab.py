@@ -381,6 +381,9 @@ def test_unit_exposure_score_and_restricted_pod_template(stack: LabStack, kube: 
         {"metadata": {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}},
     )
     try:
+        # the pod's ServiceAccount must exist for admission to get as far as Pod Security
+        sa = template["spec"]["serviceAccountName"]
+        kube.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts", {"metadata": {"name": sa}})
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "template"}, "spec": template["spec"]}
         kube.request("POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", pod)
         # control: the same check rejects a privileged variant
