@@ -386,9 +386,9 @@ def test_unit_exposure_score_and_restricted_pod_template(stack: LabStack, kube: 
         kube.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts", {"metadata": {"name": sa}})
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "template"}, "spec": template["spec"]}
         kube.request("POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", pod)
-        # control: the same check rejects a privileged variant
+        # control: the same check rejects seed 004's container-level runAsNonRoot: false
         bad = json.loads(json.dumps(pod))
-        bad["spec"]["containers"][0]["securityContext"]["privileged"] = True
+        bad["spec"]["containers"][0]["securityContext"]["runAsNonRoot"] = False
         with pytest.raises(RuntimeError, match="violates PodSecurity"):
             kube.request("POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", bad)
     finally:
