@@ -445,8 +445,14 @@ def test_destroy_leaves_nothing_behind(stack: LabStack, kube: Kube) -> None:
             " id kube-scheduler 2>&1; systemctl is-enabled kube-scheduler.service 2>&1",
             check=False,
         )
-        assert "No such file" in out and "no such user" in out, f"{m}: {out}"
-        assert out.count("No such file") == 3, f"{m}: {out}"
+        for path in (
+            "/etc/kubernetes",
+            "/usr/local/bin/kube-scheduler",
+            "/etc/systemd/system/kube-scheduler.service",
+        ):
+            assert f"cannot access '{path}': No such file" in out, f"{m}: {out}"
+        assert "no such user" in out, f"{m}: {out}"
+        assert "Failed to get unit file state for kube-scheduler.service" in out, f"{m}: {out}"
     for path in (
         "/api/v1/namespaces/kube-system/serviceaccounts/custom-k8s-scheduler",
         "/apis/rbac.authorization.k8s.io/v1/clusterroles/custom-k8s-scheduler",
