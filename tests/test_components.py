@@ -27,7 +27,7 @@ def _commands(run: Run) -> list[Registered]:
 # ------------------------------------------------------------------ certificates
 
 
-@pytest.mark.parametrize(("host", "address"), zip(HOSTS, ADDRESSES, strict=True))
+@pytest.mark.parametrize(("host", "address"), list(zip(HOSTS, ADDRESSES, strict=True)))
 def test_certificate_identity_sans_usages(run: Run, host: str, address: str) -> None:
     csr = run.recorder.named(f"masters-{host}-csr").inputs
     subject = csr["subject"]
