@@ -753,29 +753,7 @@ def master_dirs(name):
     return d, d / "upper", d / "work", d / "root"
 
 
-def prepare_master(name, ip, keep_disk=False):
-    d, upper, work, root = master_dirs(name)
-    if keep_disk and upper.is_dir():
-        # a master coming back from an outage keeps its disk, like a real host
-        if not mounted(root):
-            run(
-                [
-                    "mount",
-                    "-t",
-                    "overlay",
-                    "overlay",
-                    "-o",
-                    f"lowerdir={ROOTFS},upperdir={upper},workdir={work}",
-                    root,
-                ]
-            )
-        return
-    if mounted(root):
-        run(["umount", root])
-    if d.exists():
-        shutil.rmtree(d)  # fresh writable layer each time the lab starts a master
-    for p in (upper, work, root):
-        p.mkdir(parents=True)
+def mount_overlay(upper, work, root):
     run(
         [
             "mount",
@@ -787,6 +765,22 @@ def prepare_master(name, ip, keep_disk=False):
             root,
         ]
     )
+
+
+def prepare_master(name, ip, keep_disk=False):
+    d, upper, work, root = master_dirs(name)
+    if keep_disk and upper.is_dir():
+        # a master coming back from an outage keeps its disk, like a real host
+        if not mounted(root):
+            mount_overlay(upper, work, root)
+        return
+    if mounted(root):
+        run(["umount", root])
+    if d.exists():
+        shutil.rmtree(d)  # fresh writable layer each time the lab starts a master
+    for p in (upper, work, root):
+        p.mkdir(parents=True)
+    mount_overlay(upper, work, root)
     h = HOSTS / name
     write(root / "etc/hostname", f"{name}\n")
     write(root / "etc/machine-id", (h / "machine-id").read_text(), mode=0o444)

@@ -31,15 +31,16 @@ class Pki:
     host_keys: tuple[str, ...]
 
 
-def _pem_key(key: ec.EllipticCurvePrivateKey) -> str:
+def pem_key(key: ec.EllipticCurvePrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
 
 
-def make_pki() -> Pki:
+def make_ca(common_name: str = "test-ca") -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A throwaway CA, valid from five minutes ago for two days."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -47,11 +48,19 @@ def make_pki() -> Pki:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
         .sign(key, hashes.SHA256())
     )
+    return cert, key
+
+
+def make_pki() -> Pki:
+    cert, key = make_ca()
     ssh = ed25519.Ed25519PrivateKey.generate()
     host_keys = tuple(
         ed25519.Ed25519PrivateKey.generate()
@@ -62,8 +71,8 @@ def make_pki() -> Pki:
     )
     return Pki(
         ca_cert=cert.public_bytes(serialization.Encoding.PEM).decode(),
-        ca_key=_pem_key(key),
-        other_key=_pem_key(ec.generate_private_key(ec.SECP256R1())),
+        ca_key=pem_key(key),
+        other_key=pem_key(ec.generate_private_key(ec.SECP256R1())),
         ssh_key=ssh.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
         ).decode(),

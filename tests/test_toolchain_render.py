@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
 import re
 import shutil
 import stat
@@ -20,13 +19,12 @@ from typing import Any
 import pytest
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pulumi import automation as auto
 
 from components.stack import program
-from tests.support import configure_stack, state_file_text
+from tests.support import configure_stack, make_ca, pem_key, state_file_text
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTS = {"master-1": "10.231.0.11", "master-2": "10.231.0.12", "master-3": "10.231.0.13"}
@@ -36,30 +34,10 @@ pytestmark = pytest.mark.toolchain
 
 
 def _ca(tmp: Path) -> x509.Certificate:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "render-test-ca")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-        )
-        .sign(key, hashes.SHA256())
-    )
+    cert, key = make_ca("render-test-ca")
     (tmp / "ca.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "ca.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    os.chmod(tmp / "ca.key", 0o600)
+    (tmp / "ca.key").touch(mode=0o600)
+    (tmp / "ca.key").write_text(pem_key(key))
     return cert
 
 
