@@ -1,0 +1,116 @@
+"""The builtin dynamic providers' own logic, run for real (no Pulumi engine, no network)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from components.builtin import RemoteCommandError, _CertProvider, _CommandProvider, _run
+from tests.support import make_ca, pem_key
+
+
+@pytest.fixture(scope="module")
+def cert_props() -> dict[str, Any]:
+    ca, key = make_ca("builtin-test-ca")
+    return {
+        "algorithm": "ECDSA",
+        "rsa_bits": 2048,
+        "ecdsa_curve": "P256",
+        "subject": {
+            "common_name": "system:kube-scheduler",
+            "organization": "system:kube-scheduler",
+            "country": "US",
+            "province": "Oregon",
+            "locality": "Portland",
+            "organizational_unit": "Kubernetes The Hard Way",
+        },
+        "dns_names": ["master-1", "localhost"],
+        "ip_addresses": ["127.0.0.1", "10.231.0.11"],
+        "ca_cert_pem": ca.public_bytes(serialization.Encoding.PEM).decode(),
+        "ca_private_key_pem": pem_key(key),
+        "validity_period_hours": 8760,
+        "early_renewal_hours": 720,
+        "allowed_uses": ["digital_signature", "key_encipherment", "client_auth", "server_auth"],
+    }
+
+
+def test_certificate_is_signed_by_the_ca_with_identity_sans_and_usages(cert_props: dict[str, Any]) -> None:
+    outs = _CertProvider().create(cert_props).outs
+    assert outs is not None
+    cert = x509.load_pem_x509_certificate(outs["cert_pem"].encode())
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(cert_props["ca_cert_pem"].encode()))
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "system:kube-scheduler"
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "system:kube-scheduler"
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sorted(san.get_values_for_type(x509.DNSName)) == ["localhost", "master-1"]
+    assert sorted(str(i) for i in san.get_values_for_type(x509.IPAddress)) == ["10.231.0.11", "127.0.0.1"]
+    eku = set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
+    assert eku == {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH}
+    key = serialization.load_pem_private_key(outs["private_key_pem"].encode(), None)
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert key.public_key().public_bytes(*spki) == cert.public_key().public_bytes(*spki)
+    end = dt.datetime.fromisoformat(outs["validity_end_time"].replace("Z", "+00:00"))
+    assert end == cert.not_valid_after_utc
+
+
+def _end_in(hours: float) -> str:
+    t = dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)
+    return t.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize(
+    ("change", "ends_in_hours", "replaces"),
+    [
+        ("nothing", 8000, []),
+        ("nothing, just outside the early-renewal window", 721, []),
+        ("nothing, inside the early-renewal window", 719, ["validity_end_time"]),
+        ("nothing, expired", -1, ["validity_end_time"]),
+        ("a SAN", 8000, ["ip_addresses"]),
+        ("the CA key", 8000, ["ca_private_key_pem"]),
+    ],
+)
+def test_certificate_diff_replaces_on_input_change_or_inside_renewal_window(
+    cert_props: dict[str, Any], change: str, ends_in_hours: float, replaces: list[str]
+) -> None:
+    olds = cert_props | {"validity_end_time": _end_in(ends_in_hours)}
+    news = dict(cert_props)
+    if change == "a SAN":
+        news["ip_addresses"] = ["127.0.0.1", "10.231.0.99"]
+    elif change == "the CA key":
+        news["ca_private_key_pem"] = "other"
+    diff = _CertProvider().diff("id", olds, news)
+    assert diff.replaces == replaces
+    assert diff.changes is bool(replaces)
+
+
+def test_local_command_gets_stdin_and_reports_failures(tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    out = _run(None, f"cat > {target}; echo written", "content over stdin", quiet=False)
+    assert out == "written\n" and target.read_text() == "content over stdin"
+    with pytest.raises(RemoteCommandError, match=r"local: command failed \(exit 3\): boom"):
+        _run(None, "echo boom >&2; exit 3", None, quiet=False)
+    # a step that handles a secret never echoes its output, even on failure
+    with pytest.raises(RemoteCommandError) as info:
+        _run(None, "cat; exit 1", "SECRET-KEY-MATERIAL", quiet=True)
+    assert "SECRET-KEY-MATERIAL" not in str(info.value)
+
+
+def test_command_diff_updates_in_place_never_replaces() -> None:
+    p = _CommandProvider()
+    olds = {"connection": None, "create": "a", "delete": "d", "stdin": "x", "quiet": False, "stdout": "o"}
+    assert p.diff("id", olds, olds | {"stdout": None}).changes is False
+    d = p.diff("id", olds, olds | {"stdin": "y"})
+    assert d.changes is True and d.replaces == []
+
+
+def test_unreachable_host_fails_with_the_address(tmp_path: Path) -> None:
+    # 127.0.0.1 port 1: refused at once, on this machine only
+    conn = {"host": "127.0.0.1", "port": 1, "user": "root", "private_key": None, "host_key": None}
+    with pytest.raises(RemoteCommandError, match=r"root@127\.0\.0\.1:1: command failed \(exit 255\)"):
+        _run(conn, "true", None, quiet=True)
