@@ -23,6 +23,8 @@ from typing import Any
 
 import pulumi
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from pulumi import automation as auto
 
 from policy import rules
@@ -31,10 +33,13 @@ from tests.support import SECRET_SIG, SIG_KEY
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "policy"
 PASSPHRASE = "policy-test-passphrase"
+# Made at import, never committed; the rules only look at its shape.
 KEY = (
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MC4CAQAwBQYDK2VwBCIEIJ+DYvh6SEqVTm50DFtMDoQikTmiCqirVv9mWG9qfSnF\n"
-    "-----END PRIVATE KEY-----\n"
+    ed25519.Ed25519PrivateKey.generate()
+    .private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    .decode()
 )
 KUBECONFIG = (
     "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n"
