@@ -24,7 +24,14 @@ from pulumi import automation as auto
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components.config import PROJECT, ResolvedHost, StackConfig, load_config, project_values  # noqa: E402
+from components.config import (  # noqa: E402
+    PROJECT,
+    ConfigError,
+    ResolvedHost,
+    StackConfig,
+    load_config,
+    project_values,
+)
 from components.stack import program  # noqa: E402
 
 # Every preview and up is checked by the project's policy pack (policy/README.md).
@@ -44,8 +51,9 @@ def select(stack_name: str) -> auto.Stack:
 
 
 def stack_config(stack: auto.Stack) -> StackConfig:
-    values = {k: v.value for k, v in stack.get_all_config().items()}
-    return load_config(project_values(values), base_dir=ROOT)
+    config = stack.get_all_config()
+    secret = {k.split(":", 1)[1] for k, v in config.items() if v.secret and k.startswith(PROJECT + ":")}
+    return load_config(project_values({k: v.value for k, v in config.items()}), ROOT, secret)
 
 
 def kubectl_binary(cfg: StackConfig) -> str:
@@ -151,6 +159,12 @@ def main(argv: list[str]) -> int:
         return 2
     action, name = argv
     stack = select(name)
+    if action in {"up", "preview"}:
+        try:  # the program validates again; this gives the same list without a traceback
+            stack_config(stack)
+        except ConfigError as e:
+            print(e, file=sys.stderr)
+            return 2
     start = time.monotonic()
     if action == "up":
         result = stack.up(on_output=progress, color="never", policy_packs=POLICY_PACKS)
