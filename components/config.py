@@ -344,7 +344,12 @@ class _Raw(_Model):
     @field_validator("kubernetes_version")
     @classmethod
     def _version(cls, v: str) -> str:
-        parse_kube_version(v)  # raises with the supported range in its message
+        try:
+            parse_kube_version(v)
+        except ValueError as e:
+            supported = re.search(r"supported: [^)]*", str(e))
+            span = supported.group(0) if supported else "see components/render/versions.py"
+            raise ValueError(f"expected a version 1.MINOR.PATCH ({span}), got {v!r}") from None
         return v
 
     @field_validator("cluster_name")
@@ -621,6 +626,10 @@ def load_config(
         for err in e.errors():
             secret = bool(err["loc"]) and err["loc"][0] in SECRET_KEYS
             problems.append(f"{_loc(tuple(err['loc']))}: {_describe(err, secret)}")
+        # what _resolve would also have said, so that one run reports it all
+        for value_key, file_key in (("caCert", "caCertFile"), ("caKey", "caKeyFile")):
+            if value_key not in data and file_key not in data:
+                problems.append(f"{PROJECT}:{value_key}: required (or {file_key}), got nothing")
         raise ConfigError(problems) from None
     return _resolve(parsed, problems, base)
 

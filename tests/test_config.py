@@ -265,6 +265,18 @@ def test_all_problems_reported_at_once(pki: Pki) -> None:
     assert len(info.value.problems) >= 4
 
 
+def test_missing_ca_is_reported_with_field_errors() -> None:
+    raw = {"kubernetesVersion": "1.20.0", "apiServerUrl": "https://a:6443", "inCluster": '{"enabled": true}'}
+    with pytest.raises(ConfigError) as info:
+        load_config(raw)
+    assert info.value.problems == [
+        "kube-scheduler:kubernetesVersion: expected a version 1.MINOR.PATCH (supported: 1.29 to 1.36), "
+        "got '1.20.0'",
+        "kube-scheduler:caCert: required (or caCertFile), got nothing",
+        "kube-scheduler:caKey: required (or caKeyFile), got nothing",
+    ]
+
+
 def test_pulumi_yaml_declares_exactly_the_keys_read() -> None:
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     assert project["name"] == PROJECT
