@@ -38,6 +38,11 @@ class RemoteCommandError(Exception):
     pass
 
 
+def known_hosts_line(host: str, port: int, host_key: str) -> str:
+    """A known_hosts entry pinning `host_key` for host:port (OpenSSH's [host]:port form)."""
+    return f"{host if port == 22 else f'[{host}]:{port}'} {host_key}"
+
+
 def _ssh_argv(conn: dict[str, Any], workdir: Path) -> list[str]:
     argv = [
         "ssh",
@@ -57,9 +62,7 @@ def _ssh_argv(conn: dict[str, Any], workdir: Path) -> list[str]:
     host_key = conn.get("host_key")
     if host_key:
         known = workdir / "known_hosts"
-        port = int(conn.get("port") or 22)
-        name = conn["host"] if port == 22 else f"[{conn['host']}]:{port}"
-        known.write_text(f"{name} {host_key}\n")
+        known.write_text(known_hosts_line(conn["host"], int(conn.get("port") or 22), host_key) + "\n")
         argv += ["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
     else:  # only with bareMetal.insecureSkipHostKeyCheck (validated)
         argv += ["-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no"]

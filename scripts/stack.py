@@ -24,6 +24,7 @@ from pulumi import automation as auto
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from components.builtin import known_hosts_line  # noqa: E402
 from components.config import (  # noqa: E402
     PROJECT,
     ConfigError,
@@ -68,11 +69,7 @@ def credentials(cfg: StackConfig) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="ksched-") as tmp:
         d = Path(tmp)
         os.chmod(d, 0o700)
-        known = [
-            f"{h.address if h.port == 22 else f'[{h.address}]:{h.port}'} {h.host_key}"
-            for h in cfg.hosts
-            if h.host_key
-        ]
+        known = [known_hosts_line(h.address, h.port, h.host_key) for h in cfg.hosts if h.host_key]
         (d / "known_hosts").write_text("\n".join(known) + "\n")
         for h in cfg.hosts:
             if h.private_key is not None:
