@@ -143,6 +143,16 @@ def _affinity(spec: InClusterSpec) -> dict[str, Any]:
     return affinity
 
 
+def _restricted_container_security() -> dict[str, Any]:
+    """Container securityContext that Pod Security "restricted" admits."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
 def _container(spec: InClusterSpec) -> dict[str, Any]:
     quantities = {"cpu": spec.cpu, "memory": spec.memory}
     return {
@@ -166,13 +176,8 @@ def _container(spec: InClusterSpec) -> dict[str, Any]:
         "readinessProbe": _probe(initial_delay=0, period=1, failure_threshold=3),
         # requests == limits: Guaranteed QoS, last to be evicted under pressure.
         "resources": {"requests": dict(quantities), "limits": dict(quantities)},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            # Seed 004 set false here, overriding the pod's true.
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        # Seed 004 set runAsNonRoot false here, overriding the pod's true.
+        "securityContext": _restricted_container_security(),
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_MOUNT_DIR, "readOnly": True}],
     }
 
@@ -271,12 +276,7 @@ def sample_pod(scheduler_name: str, name: str = "custom-scheduler-sample") -> di
                     "name": "pause",
                     "image": PAUSE_IMAGE,
                     "resources": {"requests": dict(quantities), "limits": dict(quantities)},
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "readOnlyRootFilesystem": True,
-                        "runAsNonRoot": True,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
+                    "securityContext": _restricted_container_security(),
                 }
             ],
         },
