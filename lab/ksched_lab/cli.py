@@ -1,0 +1,93 @@
+"""`lab/lab.sh up | down | status | ...`."""
+
+import os
+import sys
+
+from ksched_lab.control_plane import (
+    ensure_apiserver,
+    ensure_bridge,
+    ensure_etcd,
+    ensure_kcm,
+    ensure_kwok,
+    ensure_nodes,
+)
+from ksched_lab.facts import write_facts
+from ksched_lab.masters import cmd_start_master, cmd_stop_master, ensure_masters
+from ksched_lab.pki import ensure_pki, ensure_ssh_keys
+from ksched_lab.prereq import ensure_built, ensure_tools
+from ksched_lab.settings import (
+    ADMIN_KUBECONFIG,
+    API_URL,
+    FACTS,
+    HOSTS,
+    K8S_BIN,
+    LAB,
+    LOGS,
+    MACHINES,
+    MASTERS,
+    RUN,
+)
+from ksched_lab.status import cmd_status
+from ksched_lab.teardown import cmd_down
+from ksched_lab.util import die, log, read_pid, stop_pid
+
+
+# ------------------------------------------------------------------ commands
+def cmd_up():
+    if os.geteuid() != 0:
+        die("lab/lab.sh up needs root (bridge, overlay mounts, systemd-nspawn)")
+    for d in (LAB, LOGS, RUN, HOSTS, MACHINES):
+        d.mkdir(parents=True, exist_ok=True)
+    ensure_tools()
+    ensure_built()
+    ensure_pki()
+    ensure_ssh_keys()
+    ensure_bridge()
+    ensure_etcd()
+    ensure_apiserver()
+    ensure_kcm()
+    ensure_kwok()
+    ensure_nodes()
+    ensure_masters()
+    # the binary the dev stack uploads (bareMetal.binary.localFile), at a path the repo can name
+    (LAB / "bin").mkdir(exist_ok=True)
+    link = LAB / "bin" / "kube-scheduler"
+    if not link.is_symlink() or os.readlink(link) != str(K8S_BIN / "kube-scheduler"):
+        link.unlink(missing_ok=True)
+        link.symlink_to(K8S_BIN / "kube-scheduler")
+    write_facts()
+    log(f"lab up: {API_URL}, kubeconfig {ADMIN_KUBECONFIG}, facts {FACTS}")
+
+
+def cmd_restart_apiserver():
+    """Stop and start kube-apiserver (same flags, same etcd)."""
+    pid = read_pid("kube-apiserver")
+    if pid:
+        log(f"stopping kube-apiserver (pid {pid})")
+        stop_pid(pid, "kube-apiserver")
+    ensure_apiserver()
+
+
+def main(argv):
+    masters = dict(MASTERS)
+    if len(argv) == 3 and argv[1] in ("stop-master", "start-master") and argv[2] in masters:
+        (cmd_stop_master if argv[1] == "stop-master" else cmd_start_master)(argv[2])
+        return 0
+    if len(argv) == 2 and argv[1] == "restart-apiserver":
+        cmd_restart_apiserver()
+        return 0
+    if len(argv) != 2 or argv[1] not in ("up", "down", "status"):
+        usage = "usage: lab/lab.sh up|down|status|restart-apiserver|stop-master NAME|start-master NAME"
+        print(__doc__.split("\n\n")[0] + "\n\n" + usage, file=sys.stderr)
+        return 2
+    if argv[1] == "up":
+        cmd_up()
+        return 0
+    if argv[1] == "down":
+        cmd_down()
+        return 0
+    return cmd_status()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,285 @@
+"""Bridge, etcd, kube-apiserver, kube-controller-manager, KWOK and its worker nodes."""
+
+import json
+import os
+import time
+
+from ksched_lab.settings import (
+    API_PORT,
+    API_URL,
+    BRIDGE,
+    ETCD_BIN,
+    ETCD_CLIENT,
+    ETCD_DATA,
+    ETCD_PEER,
+    ETCD_VERSION,
+    FILLER_NS,
+    FILLERS,
+    HOST_IP,
+    K8S_BIN,
+    K8S_VERSION,
+    KCM_PORT,
+    KWOK_ANNOTATION,
+    KWOK_BIN,
+    KWOK_STAGES,
+    KWOK_VERSION,
+    LOGS,
+    NODE_ALLOCATABLE,
+    PKI,
+    POD_CIDR,
+    PREFIX,
+    RUN,
+    SERVICE_CIDR,
+    WORKER_LABELS,
+    WORKERS,
+)
+from ksched_lab.util import (
+    die,
+    http_ok,
+    kubectl,
+    link_exists,
+    log,
+    read_pid,
+    run,
+    start,
+    tail,
+    wait_for,
+    write,
+)
+
+
+def ensure_bridge():
+    if not link_exists(BRIDGE):
+        log(f"creating bridge {BRIDGE} {HOST_IP}/{PREFIX}")
+        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+    addrs = run(["ip", "-o", "-4", "addr", "show", "dev", BRIDGE]).stdout
+    if f"{HOST_IP}/{PREFIX}" not in addrs:
+        run(["ip", "addr", "add", f"{HOST_IP}/{PREFIX}", "dev", BRIDGE])
+    run(["ip", "link", "set", BRIDGE, "up"])
+
+
+# ------------------------------------------------------------ control plane
+def ensure_etcd():
+    if read_pid("etcd") and http_ok(f"{ETCD_CLIENT}/health"):
+        return
+    log(f"starting etcd {ETCD_VERSION} on {ETCD_CLIENT}")
+    ETCD_DATA.mkdir(parents=True, exist_ok=True)
+    os.chmod(ETCD_DATA, 0o700)
+    start(
+        "etcd",
+        [
+            ETCD_BIN,
+            "--name=lab",
+            f"--data-dir={ETCD_DATA}",
+            f"--listen-client-urls={ETCD_CLIENT}",
+            f"--advertise-client-urls={ETCD_CLIENT}",
+            f"--listen-peer-urls={ETCD_PEER}",
+            f"--initial-advertise-peer-urls={ETCD_PEER}",
+            f"--initial-cluster=lab={ETCD_PEER}",
+            "--initial-cluster-state=new",
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        ],
+    )
+    wait_for("etcd /health", lambda: http_ok(f"{ETCD_CLIENT}/health"), 30, logfile=LOGS / "etcd.log")
+
+
+def apiserver_ready():
+    return http_ok(f"{API_URL}/readyz", PKI / "ca.crt")
+
+
+def ensure_apiserver():
+    if read_pid("kube-apiserver") and apiserver_ready():
+        return
+    log(f"starting kube-apiserver {K8S_VERSION} on {API_URL}")
+    start(
+        "kube-apiserver",
+        [
+            K8S_BIN / "kube-apiserver",
+            f"--etcd-servers={ETCD_CLIENT}",
+            f"--bind-address={HOST_IP}",
+            f"--advertise-address={HOST_IP}",
+            f"--secure-port={API_PORT}",
+            f"--tls-cert-file={PKI / 'apiserver.crt'}",
+            f"--tls-private-key-file={PKI / 'apiserver.key'}",
+            f"--client-ca-file={PKI / 'ca.crt'}",
+            "--authorization-mode=Node,RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={PKI / 'sa.pub'}",
+            f"--service-account-signing-key-file={PKI / 'sa.key'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--allow-privileged=true",
+            f"--cert-dir={RUN / 'apiserver-certs'}",
+            "--profiling=false",
+            "--v=1",
+        ],
+    )
+    wait_for("kube-apiserver /readyz", apiserver_ready, 90, logfile=LOGS / "kube-apiserver.log")
+
+
+def ensure_kcm():
+    url = f"https://127.0.0.1:{KCM_PORT}/healthz"
+    if read_pid("kube-controller-manager") and http_ok(url):
+        return
+    log("starting kube-controller-manager")
+    kc = RUN / "kube-controller-manager.kubeconfig"
+    start(
+        "kube-controller-manager",
+        [
+            K8S_BIN / "kube-controller-manager",
+            f"--kubeconfig={kc}",
+            f"--authentication-kubeconfig={kc}",
+            f"--authorization-kubeconfig={kc}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={KCM_PORT}",
+            f"--cert-dir={RUN / 'kcm-certs'}",
+            # One instance, unsupervised: with leader election it would exit ("leaderelection
+            # lost") whenever the API server is down longer than its renew deadline.
+            "--leader-elect=false",
+            "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={PKI / 'sa.key'}",
+            f"--root-ca-file={PKI / 'ca.crt'}",
+            f"--cluster-signing-cert-file={PKI / 'ca.crt'}",
+            f"--cluster-signing-key-file={PKI / 'ca.key'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--cluster-name=ksched-lab",
+            "--profiling=false",
+            "--v=1",
+        ],
+    )
+    wait_for(
+        "kube-controller-manager /healthz",
+        lambda: http_ok(url),
+        60,
+        logfile=LOGS / "kube-controller-manager.log",
+    )
+
+
+def kwok_config():
+    """kwok run standalone needs its Stage objects in its config (kwokctl normally injects them)."""
+    docs = []  # options come from flags; a KwokConfiguration document here skips kwok's defaulting
+    for rel in (
+        "node/fast/node-initialize.yaml",
+        "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+        "pod/fast/pod-ready.yaml",
+        "pod/fast/pod-complete.yaml",
+        "pod/fast/pod-delete.yaml",
+    ):
+        p = KWOK_STAGES / rel
+        if not p.exists():
+            die(f"missing KWOK stage {p} (run lab/build.sh kwok)")
+        docs.append(p.read_text())
+    write(RUN / "kwok.yaml", "---\n".join(docs))
+
+
+def ensure_kwok():
+    if read_pid("kwok"):
+        return
+    log(f"starting kwok {KWOK_VERSION} (fake kubelets for {', '.join(WORKERS)})")
+    kwok_config()
+    start(
+        "kwok",
+        [
+            KWOK_BIN,
+            f"--config={RUN / 'kwok.yaml'}",
+            f"--kubeconfig={RUN / 'kwok.kubeconfig'}",
+            f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION[0]}={KWOK_ANNOTATION[1]}",
+            f"--node-ip={HOST_IP}",
+            f"--cidr={POD_CIDR}",
+            "--node-lease-duration-seconds=40",
+        ],
+    )
+    time.sleep(0.5)
+    if not read_pid("kwok"):
+        die(f"kwok exited:\n{tail(LOGS / 'kwok.log')}")
+
+
+def node_manifest(name):
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "type": "kwok",
+        "node-role.kubernetes.io/worker": "",
+    }
+    labels.update(WORKER_LABELS.get(name, {}))
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": {KWOK_ANNOTATION[0]: KWOK_ANNOTATION[1], "node.alpha.kubernetes.io/ttl": "0"},
+        },
+        "spec": {},
+        # status is honoured at create time; KWOK keeps allocatable/capacity as given
+        "status": {"allocatable": NODE_ALLOCATABLE, "capacity": NODE_ALLOCATABLE},
+    }
+
+
+def filler_pod(node, cpu_m, mem_mi):
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"filler-{node}",
+            "namespace": FILLER_NS,
+            "labels": {"app.kubernetes.io/name": "lab-filler"},
+        },
+        "spec": {
+            "nodeName": node,  # bound directly: no scheduler involved
+            "containers": [
+                {
+                    "name": "filler",
+                    "image": "registry.k8s.io/pause:3.10",
+                    "resources": {
+                        "requests": {"cpu": f"{cpu_m}m", "memory": f"{mem_mi}Mi"},
+                        "limits": {"cpu": f"{cpu_m}m", "memory": f"{mem_mi}Mi"},
+                    },
+                }
+            ],
+            "tolerations": [{"operator": "Exists"}],
+            "terminationGracePeriodSeconds": 0,
+        },
+    }
+
+
+def ensure_nodes():
+    existing = set(kubectl("get", "nodes", "-o", "name").stdout.split())
+    items = [node_manifest(n) for n in WORKERS if f"node/{n}" not in existing]
+    if items:
+        log(f"creating nodes {', '.join(i['metadata']['name'] for i in items)}")
+        kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    ns = kubectl("get", "namespace", FILLER_NS, "--ignore-not-found", "-o", "name").stdout.strip()
+    if not ns:
+        kubectl("create", "namespace", FILLER_NS)
+    # the ServiceAccount admission plugin rejects pods until the namespace's `default` SA exists
+    wait_for(
+        f"serviceaccount {FILLER_NS}/default",
+        lambda: kubectl("get", "serviceaccount", "default", "-n", FILLER_NS, check=False).returncode == 0,
+        30,
+    )
+    pods = set(kubectl("get", "pods", "-n", FILLER_NS, "-o", "name").stdout.split())
+    items = [filler_pod(n, c, m) for n, (c, m) in FILLERS.items() if f"pod/filler-{n}" not in pods]
+    if items:
+        log(f"binding filler pods in {FILLER_NS}")
+        kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+    def schedulable():
+        nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
+        ok = {}
+        for n in nodes:
+            name = n["metadata"]["name"]
+            ready = any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in n.get("status", {}).get("conditions", [])
+            )
+            bad_taints = [
+                t for t in n["spec"].get("taints", []) if t["effect"] in ("NoSchedule", "NoExecute")
+            ]
+            ok[name] = ready and not bad_taints and not n["spec"].get("unschedulable")
+        return all(ok.get(w) for w in WORKERS)
+
+    wait_for(
+        "worker nodes Ready without NoSchedule taints", schedulable, 90, interval=1, logfile=LOGS / "kwok.log"
+    )

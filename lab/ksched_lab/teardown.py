@@ -1,0 +1,122 @@
+"""Stopping the lab and checking that nothing of it is left."""
+
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+from ksched_lab.settings import BRIDGE, ETCD_DATA, LAB, MACHINES, MASTERS, RUN
+from ksched_lab.util import cmdline, die, info, link_exists, log, pid_alive, read_pid, run, stop_pid
+
+# programs a leftover scan may stop (never e.g. an ssh or tail that merely mentions .lab/)
+LAB_PROGRAMS = {
+    "kube-scheduler",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "etcd",
+    "kwok",
+    "systemd-nspawn",
+    "kubectl",
+}
+
+
+def lab_processes():
+    """pids of processes that belong to this lab: recorded pids plus any LAB_PROGRAMS process whose
+    command line refers to the lab state dir (e.g. a kube-scheduler a test started with a .lab config)."""
+    pids = {}
+    if RUN.exists():
+        for f in RUN.glob("*.pid"):
+            pid = read_pid(f.stem)
+            if pid:
+                pids[pid] = f.stem
+    me = os.getpid()
+    marker = str(LAB).encode() + b"/"
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (me, os.getppid()):
+            continue
+        args = cmdline(int(entry))
+        if (
+            args
+            and os.path.basename(args[0].decode(errors="replace")) in LAB_PROGRAMS
+            and any(marker in a for a in args)
+            and pid_alive(int(entry))
+        ):
+            pids.setdefault(int(entry), os.path.basename(args[0].decode(errors="replace")))
+    return pids
+
+
+def cmd_down():
+    if os.geteuid() != 0:
+        die("lab/lab.sh down needs root")
+    # the in-cluster scheduler "pods" (lab/incluster.py): processes, network namespaces, veths
+    run([sys.executable, str(Path(__file__).with_name("incluster.py")), "stop"], check=False, timeout=60)
+    stopped = [pid for pid in lab_processes()]
+    # masters first (SIGTERM to systemd-nspawn = orderly poweroff of the container)
+    for n, _ in MASTERS:
+        pid = read_pid(f"nspawn-{n}")
+        if pid:
+            log(f"powering off {n}")
+            os.kill(pid, signal.SIGTERM)
+    for n, _ in MASTERS:
+        pid = read_pid(f"nspawn-{n}")
+        if pid:
+            # no second SIGTERM: nspawn takes that as "terminate immediately"
+            stop_pid(pid, f"nspawn-{n}", sig=None, timeout=30)
+    # API clients first (e.g. a kube-scheduler a test started with a .lab config): while they hold
+    # watches the API server's graceful shutdown takes much longer
+    core = {read_pid(n) for n in ("kwok", "kube-controller-manager", "kube-apiserver", "etcd")}
+    for pid, name in lab_processes().items():
+        if pid not in core:
+            log(f"stopping leftover {name} (pid {pid})")
+            stop_pid(pid, name, timeout=10)
+    for name in ("kwok", "kube-controller-manager", "kube-apiserver", "etcd"):
+        pid = read_pid(name)
+        if pid:
+            log(f"stopping {name} (pid {pid})")
+            stop_pid(pid, name)
+    for pid, name in lab_processes().items():
+        log(f"stopping leftover {name} (pid {pid})")
+        stop_pid(pid, name, timeout=10)
+    # mounts under the lab dir, deepest first
+    with open("/proc/self/mounts") as f:
+        mps = [line.split()[1] for line in f if line.split()[1].startswith(str(LAB) + "/")]
+    for mp in sorted(mps, key=len, reverse=True):
+        log(f"unmounting {mp}")
+        if run(["umount", mp], check=False).returncode != 0:
+            run(["umount", "-l", mp], check=False)
+    for n, _ in MASTERS:
+        for link in (f"vb-{n}", f"ve-{n}"):
+            if link_exists(link):
+                run(["ip", "link", "del", link], check=False)
+    if link_exists(BRIDGE):
+        log(f"removing bridge {BRIDGE}")
+        run(["ip", "link", "del", BRIDGE], check=False)
+    for d in [MACHINES, ETCD_DATA, RUN] + [Path("/run/systemd/nspawn/propagate") / n for n, _ in MASTERS]:
+        if d.exists():
+            shutil.rmtree(d, ignore_errors=True)
+    # Our processes were reparented to PID 1, which reaps them a little later: wait for that so
+    # that `ps` right after `down` shows no <defunct> lab process either.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in stopped):
+        time.sleep(0.2)
+    zombies = [p for p in stopped if Path(f"/proc/{p}").exists()]
+    if zombies:
+        info(f"note: exited but not yet reaped by PID 1: {zombies}")
+    # verify
+    problems = []
+    left = lab_processes()
+    if left:
+        problems.append(f"processes: {left}")
+    with open("/proc/self/mounts") as f:
+        mps = [line.split()[1] for line in f if line.split()[1].startswith(str(LAB) + "/")]
+    if mps:
+        problems.append(f"mounts: {mps}")
+    links = [link for link in os.listdir("/sys/class/net") if link == BRIDGE or link.startswith("vb-master-")]
+    if links:
+        problems.append(f"links: {links}")
+    if problems:
+        die("down left: " + "; ".join(problems))
+    kept = ".lab/pki, .lab/ssh, .lab/hosts, facts.json, logs"
+    log(f"lab down: no lab process, mount or link left (kept: {kept})")
