@@ -12,7 +12,7 @@ from ksched_lab.control_plane import (
     ensure_nodes,
 )
 from ksched_lab.facts import write_facts
-from ksched_lab.masters import cmd_start_master, cmd_stop_master, ensure_masters
+from ksched_lab.masters import cmd_rebuild_master, cmd_start_master, cmd_stop_master, ensure_masters
 from ksched_lab.pki import ensure_pki, ensure_ssh_keys
 from ksched_lab.prereq import ensure_built, ensure_tools
 from ksched_lab.settings import (
@@ -28,7 +28,7 @@ from ksched_lab.settings import (
     RUN,
 )
 from ksched_lab.status import cmd_status
-from ksched_lab.teardown import cmd_down
+from ksched_lab.teardown import cmd_down, cmd_reset
 from ksched_lab.util import die, log, read_pid, stop_pid
 
 
@@ -68,26 +68,31 @@ def cmd_restart_apiserver():
     ensure_apiserver()
 
 
+USAGE = """usage: lab/lab.sh COMMAND
+  up                   start the lab (the same cluster and masters as before, or new ones)
+  down                 stop everything; keep the cluster's data and the masters' disks
+  reset                down, then wipe the cluster and the masters' disks (the next up starts anew)
+  status               what runs and how healthy it is
+  stop-master NAME     power a master off (an outage); start-master NAME boots it with its disk
+  rebuild-master NAME  reinstall a master on a fresh disk
+  restart-apiserver    stop and start kube-apiserver (same flags, same etcd)"""
+
+PER_MASTER = {
+    "stop-master": cmd_stop_master,
+    "start-master": cmd_start_master,
+    "rebuild-master": cmd_rebuild_master,
+}
+COMMANDS = {"up": cmd_up, "down": cmd_down, "reset": cmd_reset, "restart-apiserver": cmd_restart_apiserver}
+
+
 def main(argv):
-    masters = dict(MASTERS)
-    if len(argv) == 3 and argv[1] in ("stop-master", "start-master") and argv[2] in masters:
-        (cmd_stop_master if argv[1] == "stop-master" else cmd_start_master)(argv[2])
+    if len(argv) == 3 and argv[1] in PER_MASTER and argv[2] in dict(MASTERS):
+        PER_MASTER[argv[1]](argv[2])
         return 0
-    if len(argv) == 2 and argv[1] == "restart-apiserver":
-        cmd_restart_apiserver()
+    if len(argv) == 2 and argv[1] in COMMANDS:
+        COMMANDS[argv[1]]()
         return 0
-    if len(argv) != 2 or argv[1] not in ("up", "down", "status"):
-        usage = "usage: lab/lab.sh up|down|status|restart-apiserver|stop-master NAME|start-master NAME"
-        print(__doc__.split("\n\n")[0] + "\n\n" + usage, file=sys.stderr)
-        return 2
-    if argv[1] == "up":
-        cmd_up()
-        return 0
-    if argv[1] == "down":
-        cmd_down()
-        return 0
-    return cmd_status()
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    if len(argv) == 2 and argv[1] == "status":
+        return cmd_status()
+    print(USAGE, file=sys.stderr)
+    return 2

@@ -1,5 +1,6 @@
 """Bridge, etcd, kube-apiserver, kube-controller-manager, KWOK and its worker nodes."""
 
+import hashlib
 import json
 import os
 import time
@@ -8,6 +9,7 @@ from ksched_lab.settings import (
     API_PORT,
     API_URL,
     BRIDGE,
+    CLUSTER_ID,
     ETCD_BIN,
     ETCD_CLIENT,
     ETCD_DATA,
@@ -62,7 +64,17 @@ def ensure_bridge():
 def ensure_etcd():
     if read_pid("etcd") and http_ok(f"{ETCD_CLIENT}/health"):
         return
-    log(f"starting etcd {ETCD_VERSION} on {ETCD_CLIENT}")
+    ca_sum = hashlib.sha256((PKI / "ca.crt").read_bytes()).hexdigest()
+    if (ETCD_DATA / "member").is_dir():
+        made_with = CLUSTER_ID.read_text().strip() if CLUSTER_ID.exists() else ""
+        if made_with != ca_sum:
+            die(
+                f"the cluster data in {ETCD_DATA} was made with another CA; `make lab-reset` starts a new one"
+            )
+        log(f"starting etcd {ETCD_VERSION} on {ETCD_CLIENT} (existing cluster)")
+    else:
+        log(f"starting etcd {ETCD_VERSION} on {ETCD_CLIENT} (new cluster)")
+        write(CLUSTER_ID, ca_sum + "\n")
     ETCD_DATA.mkdir(parents=True, exist_ok=True)
     os.chmod(ETCD_DATA, 0o700)
     start(
@@ -81,7 +93,12 @@ def ensure_etcd():
             "--log-level=warn",
         ],
     )
-    wait_for("etcd /health", lambda: http_ok(f"{ETCD_CLIENT}/health"), 30, logfile=LOGS / "etcd.log")
+    wait_for(
+        "etcd /health (if its data is damaged, `make lab-reset` starts a new cluster)",
+        lambda: http_ok(f"{ETCD_CLIENT}/health"),
+        30,
+        logfile=LOGS / "etcd.log",
+    )
 
 
 def apiserver_ready():

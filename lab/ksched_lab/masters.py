@@ -52,17 +52,20 @@ def mount_overlay(upper, work, root):
     )
 
 
-def prepare_master(name, ip, keep_disk=False):
+def prepare_master(name, ip, keep_disk=True):
+    """Mount the master's disk (its overlay's upper layer); install a fresh one when it has none
+    or `keep_disk` is false (a rebuilt host)."""
     d, upper, work, root = master_dirs(name)
-    if keep_disk and upper.is_dir():
-        # a master coming back from an outage keeps its disk, like a real host
+    installed = d / ".installed"
+    if keep_disk and installed.exists():
+        # like a real host, a master keeps its disk across power-off, lab-down and reboots
         if not mounted(root):
             mount_overlay(upper, work, root)
         return
     if mounted(root):
         run(["umount", root])
     if d.exists():
-        shutil.rmtree(d)  # fresh writable layer each time the lab starts a master
+        shutil.rmtree(d)
     for p in (upper, work, root):
         p.mkdir(parents=True)
     mount_overlay(upper, work, root)
@@ -93,13 +96,14 @@ def prepare_master(name, ip, keep_disk=False):
     write(root / "root/.ssh/authorized_keys", (SSH / "id_ed25519.pub").read_text(), mode=0o600)
     # the lab CA, for checks from inside a master (the project installs its own copy)
     write(root / "etc/ksched-lab/ca.crt", (PKI / "ca.crt").read_text())
+    installed.touch()
 
 
 def master_up(name, ip):
     return read_pid(f"nspawn-{name}") is not None
 
 
-def start_master(name, ip, keep_disk=False):
+def start_master(name, ip, keep_disk=True):
     prepare_master(name, ip, keep_disk)
     _, _, _, root = master_dirs(name)
     start(
@@ -181,6 +185,17 @@ def cmd_start_master(name):
     if not master_up(name, ip):
         log(f"booting {name} ({ip}) with its disk")
         start_master(name, ip, keep_disk=True)
+    wait_for(
+        f"sshd on {name} ({ip})", lambda: ssh_ok(ip), 90, interval=0.5, logfile=LOGS / f"nspawn-{name}.log"
+    )
+
+
+def cmd_rebuild_master(name):
+    """Reinstall a master: power it off, give it a fresh disk (nothing of ours on it), boot it."""
+    cmd_stop_master(name)
+    ip = dict(MASTERS)[name]
+    log(f"reinstalling {name} ({ip}) on a fresh disk")
+    start_master(name, ip, keep_disk=False)
     wait_for(
         f"sshd on {name} ({ip})", lambda: ssh_ok(ip), 90, interval=0.5, logfile=LOGS / f"nspawn-{name}.log"
     )

@@ -55,6 +55,8 @@ LOGS = LAB / "logs"
 RUN = LAB / "run"
 MACHINES = LAB / "machines"
 ETCD_DATA = LAB / "etcd"
+# the CA the cluster data was made with: a new CA needs a new cluster (lab reset)
+CLUSTER_ID = LAB / "cluster-ca.sha256"
 ADMIN_KUBECONFIG = LAB / "admin.kubeconfig"
 KNOWN_HOSTS = SSH / "known_hosts"
 FACTS = LAB / "facts.json"

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from ksched_lab.settings import BRIDGE, ETCD_DATA, LAB, MACHINES, MASTERS, RUN
+from ksched_lab.settings import BRIDGE, CLUSTER_ID, ETCD_DATA, LAB, LAB_SRC, MACHINES, MASTERS, RUN
 from ksched_lab.util import cmdline, die, info, link_exists, log, pid_alive, read_pid, run, stop_pid
 
 # programs a leftover scan may stop (never e.g. an ssh or tail that merely mentions .lab/)
@@ -51,7 +51,7 @@ def cmd_down():
     if os.geteuid() != 0:
         die("lab/lab.sh down needs root")
     # the in-cluster scheduler "pods" (lab/incluster.py): processes, network namespaces, veths
-    run([sys.executable, str(Path(__file__).with_name("incluster.py")), "stop"], check=False, timeout=60)
+    run([sys.executable, str(LAB_SRC / "incluster.py"), "stop"], check=False, timeout=60)
     stopped = [pid for pid in lab_processes()]
     # masters first (SIGTERM to systemd-nspawn = orderly poweroff of the container)
     for n, _ in MASTERS:
@@ -93,7 +93,8 @@ def cmd_down():
     if link_exists(BRIDGE):
         log(f"removing bridge {BRIDGE}")
         run(["ip", "link", "del", BRIDGE], check=False)
-    for d in [MACHINES, ETCD_DATA, RUN] + [Path("/run/systemd/nspawn/propagate") / n for n, _ in MASTERS]:
+    # The cluster (etcd data) and the masters' disks stay: `up` brings back the same cluster.
+    for d in [RUN] + [Path("/run/systemd/nspawn/propagate") / n for n, _ in MASTERS]:
         if d.exists():
             shutil.rmtree(d, ignore_errors=True)
     # Our processes were reparented to PID 1, which reaps them a little later: wait for that so
@@ -118,5 +119,16 @@ def cmd_down():
         problems.append(f"links: {links}")
     if problems:
         die("down left: " + "; ".join(problems))
-    kept = ".lab/pki, .lab/ssh, .lab/hosts, facts.json, logs"
-    log(f"lab down: no lab process, mount or link left (kept: {kept})")
+    kept = "etcd data, masters' disks, pki, ssh, hosts, facts.json, logs"
+    log(f"lab down: no lab process, mount or link left (kept in {LAB}: {kept})")
+
+
+def cmd_reset():
+    """`down`, then wipe the cluster and the masters' disks: the next `up` starts a new cluster."""
+    cmd_down()
+    for d in (MACHINES, ETCD_DATA, CLUSTER_ID):
+        if d.is_dir():
+            shutil.rmtree(d)
+        elif d.exists():
+            d.unlink()
+    log(f"lab reset: cluster data and masters' disks removed from {LAB} (CA and SSH keys kept)")
