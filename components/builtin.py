@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 SSH_CONNECT_TIMEOUT_S = 10
 SSH_CONNECTION_ATTEMPTS = 3
@@ -36,6 +36,10 @@ COMMAND_TIMEOUT_S = 900
 
 class RemoteCommandError(Exception):
     pass
+
+
+class UnreachableError(RemoteCommandError):
+    """ssh itself failed (exit 255): the host could not be reached or refused us."""
 
 
 def known_hosts_line(host: str, port: int, host_key: str) -> str:
@@ -91,32 +95,68 @@ def _run(conn: dict[str, Any] | None, script: str, stdin: str | bytes | None, qu
     if out.returncode != 0:
         stderr = out.stderr.decode(errors="replace").strip()
         detail = stderr[-1500:] if not quiet else "(output withheld: this step handles a secret)"
-        if quiet and out.returncode == 255:  # ssh's own failure: no secret can be in it
-            detail = stderr[-500:]
+        if conn is not None and out.returncode == 255:  # ssh's own failure: no secret can be in it
+            raise UnreachableError(f"{where}: unreachable: {stderr[-500:]}")
         raise RemoteCommandError(f"{where}: command failed (exit {out.returncode}): {detail}")
     return "" if quiet else stdout
 
 
-_COMMAND_KEYS = ("connection", "create", "update", "delete", "stdin", "quiet")
+def observe(conn: dict[str, Any] | None, check: str) -> str:
+    """What a host check prints now (its scripts print hashes and states, never content)."""
+    return _run(conn, check, None, quiet=False).strip()
 
 
-class _CommandProvider(ResourceProvider):
+_COMMAND_KEYS = ("connection", "create", "update", "delete", "stdin", "quiet", "check", "expected")
+
+
+def _verified(props: dict[str, Any], outs: dict[str, Any]) -> dict[str, Any]:
+    """Read the host back after a step: it must now show what the step was to make."""
+    check, expected = props.get("check"), props.get("expected")
+    if not check:
+        return outs
+    observed = observe(props.get("connection"), check)
+    if observed != expected:
+        raise RemoteCommandError(f"after this step the host shows {observed!r}, expected {expected!r}")
+    return {**outs, "observed": observed}
+
+
+def _drifted(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """A refresh found the host no longer as the stack left it."""
+    return bool(news.get("check")) and "observed" in olds and olds["observed"] != news.get("expected")
+
+
+class _HostReader(ResourceProvider):
+    """`pulumi refresh` reads the host: the check's output becomes `observed`. An unreachable host
+    keeps what the state says (the next step that needs it fails with the SSH error)."""
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        if not props.get("check"):
+            return ReadResult(id_, props)
+        try:
+            observed = observe(props.get("connection"), props["check"])
+        except UnreachableError:
+            return ReadResult(id_, props)
+        return ReadResult(id_, {**props, "observed": observed})
+
+
+class _CommandProvider(_HostReader):
     def _conn(self, props: dict[str, Any]) -> dict[str, Any] | None:
         conn: dict[str, Any] | None = props.get("connection")
         return conn
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         stdout = _run(self._conn(props), props["create"], props.get("stdin"), bool(props.get("quiet")))
-        return CreateResult(id_=uuid.uuid4().hex, outs={**props, "stdout": stdout})
+        return CreateResult(id_=uuid.uuid4().hex, outs=_verified(props, {**props, "stdout": stdout}))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [k for k in _COMMAND_KEYS if olds.get(k) != news.get(k)]
-        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+        changes = bool(changed) or _drifted(olds, news)
+        return DiffResult(changes=changes, replaces=[], delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         script = news.get("update") or news["create"]
         stdout = _run(self._conn(news), script, news.get("stdin"), bool(news.get("quiet")))
-        return UpdateResult(outs={**news, "stdout": stdout})
+        return UpdateResult(outs=_verified(news, {**news, "stdout": stdout}))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         if props.get("delete"):
@@ -137,6 +177,8 @@ class SshCommand(Resource):
         delete: pulumi.Input[str] | None = None,
         stdin: pulumi.Input[str] | None = None,
         quiet: bool = False,
+        check: pulumi.Input[str] | None = None,
+        expected: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         secret = pulumi.ResourceOptions(additional_secret_outputs=["connection", "stdin"])
@@ -150,13 +192,18 @@ class SshCommand(Resource):
                 "delete": delete,
                 "stdin": stdin,
                 "quiet": quiet,
+                "check": check,
+                "expected": expected,
                 "stdout": None,
+                "observed": None,
             },
             pulumi.ResourceOptions.merge(opts, secret),
         )
 
 
-class _UploadProvider(ResourceProvider):
+class _UploadProvider(_HostReader):
+    # The upload is staged for the install step, which moves it into place: its check is the
+    # installed file's (refresh re-uploads when the installed binary is not what was uploaded).
     def _upload(self, props: dict[str, Any]) -> None:
         data = Path(props["source"]).read_bytes()
         path = shlex.quote(props["remote_path"])
@@ -164,15 +211,16 @@ class _UploadProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         self._upload(props)
-        return CreateResult(id_=uuid.uuid4().hex, outs=props)
+        return CreateResult(id_=uuid.uuid4().hex, outs={**props, "observed": props.get("expected")})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("connection", "remote_path", "triggers", "source")
-        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys), replaces=[])
+        keys = ("connection", "remote_path", "triggers", "source", "check", "expected")
+        changed = any(olds.get(k) != news.get(k) for k in keys)
+        return DiffResult(changes=changed or _drifted(olds, news), replaces=[])
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         self._upload(news)
-        return UpdateResult(outs=news)
+        return UpdateResult(outs={**news, "observed": news.get("expected")})
 
 
 class SshUpload(Resource):
@@ -185,13 +233,23 @@ class SshUpload(Resource):
         source: str,
         remote_path: str,
         triggers: list[str],
+        check: pulumi.Input[str] | None = None,
+        expected: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         secret = pulumi.ResourceOptions(additional_secret_outputs=["connection"])
         super().__init__(
             _UploadProvider(),
             name,
-            {"connection": connection, "source": source, "remote_path": remote_path, "triggers": triggers},
+            {
+                "connection": connection,
+                "source": source,
+                "remote_path": remote_path,
+                "triggers": triggers,
+                "check": check,
+                "expected": expected,
+                "observed": None,
+            },
             pulumi.ResourceOptions.merge(opts, secret),
         )
 

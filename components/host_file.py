@@ -102,6 +102,41 @@ def delete_script(spec: FileSpec, render_root: str | None = None) -> str:
     return f"rm -f -- {shlex.quote((render_root or '') + spec.path)}\n"
 
 
+@dataclass(frozen=True)
+class HostCheck:
+    """How to read back what a step made on a host: `script` prints one line that equals
+    `expected` exactly when the host still holds what the stack wrote. `pulumi refresh` (builtin
+    backend) and the drift report run it; `label` says what it is about in reports."""
+
+    label: str
+    script: str
+    expected: pulumi.Input[str]
+
+
+def _stat_format(render: bool) -> str:
+    # Rendered files keep their mode only; their owner is whoever ran the render.
+    return "%a" if render else "%a %U:%G"
+
+
+def file_state(spec: FileSpec, sha256: str, render: bool = False) -> str:
+    """The line `file_check` prints for `spec` holding content with this SHA-256."""
+    mode = spec.mode.lstrip("0") or "0"
+    return f"{sha256} {mode}" if render else f"{sha256} {mode} {spec.owner}:{spec.group}"
+
+
+def file_check_script(path: str, render: bool = False) -> str:
+    q = shlex.quote(path)
+    sha = f"$(sha256sum < {q} | cut -d' ' -f1)"
+    meta = f"$(stat -c '{_stat_format(render)}' -- {q})"
+    return f'if [ -f {q} ]; then printf \'%s %s\\n\' "{sha}" "{meta}"; else echo absent; fi\n'
+
+
+def file_check(spec: FileSpec, content: pulumi.Input[str], render_root: str | None = None) -> HostCheck:
+    render = render_root is not None
+    expected = content_hash(content).apply(lambda h: file_state(spec, h, render))
+    return HostCheck(spec.path, file_check_script((render_root or "") + spec.path, render), expected)
+
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -120,9 +155,11 @@ def run(
     update: str | None = None,
     stdin: pulumi.Input[str] | None = None,
     quiet: bool = False,
+    check: HostCheck | None = None,
     opts: pulumi.ResourceOptions,
 ) -> pulumi.CustomResource:
-    """A command on the target; `quiet` keeps its output out of Pulumi's logs.
+    """A command on the target; `quiet` keeps its output out of Pulumi's logs. With the builtin
+    backend, `check` reads the host back on refresh (pulumi-command cannot: see host_checks).
 
     No environment variables: over SSH they need the server's AcceptEnv, so values that should
     trigger an update are written into the script text instead.
@@ -136,6 +173,8 @@ def run(
             delete=delete,
             stdin=stdin,
             quiet=quiet,
+            check=check.script if check else None,
+            expected=check.expected if check else None,
             opts=opts,
         )
     if target.host is None:
@@ -177,5 +216,6 @@ def write_file(
         delete=delete_script(spec, target.render_root),
         stdin=data,
         quiet=spec.secret,
+        check=file_check(spec, content, target.render_root),
         opts=opts,
     )

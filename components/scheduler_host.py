@@ -12,8 +12,12 @@ from components import builtin
 from components.config import BareMetal, ResolvedBinary, ResolvedHost
 from components.host_file import (
     FileSpec,
+    HostCheck,
     Target,
     content_hash,
+    file_check,
+    file_check_script,
+    file_state,
     run,
     write_file,
 )
@@ -215,6 +219,61 @@ def stop_script() -> str:
     return f"systemctl disable --now {SERVICE} 2>/dev/null || true\n"
 
 
+# What the non-file steps leave on a host, read back by their checks ("ok" when as left).
+CHECK_OK = "ok"
+
+
+def _check(lines: list[str]) -> str:
+    """A check script: the first failed condition prints why; all passed prints CHECK_OK."""
+    return "\n".join([*lines, f"echo {CHECK_OK}"]) + "\n"
+
+
+def _unless(condition: str, why: str) -> str:
+    return f"{condition} || {{ echo {shlex.quote(why)}; exit 0; }}"
+
+
+def prepare_check_script(layout: HostLayout) -> str:
+    dirs = " ".join(shlex.quote(d) for d in (layout.config_dir, layout.pki_dir))
+    return _check(
+        [
+            _unless(f"id -u {USER} >/dev/null 2>&1", f"no user {USER}"),
+            f"for d in {dirs}; do",
+            '  s=$(stat -c "%a %U:%G" -- "$d" 2>/dev/null || echo missing)',
+            f'  [ "$s" = "750 root:{USER}" ] || {{ echo "$d: $s"; exit 0; }}',
+            "done",
+        ]
+    )
+
+
+def reload_check_script() -> str:
+    def show(prop: str) -> str:
+        return f'"$(systemctl show -p {prop} --value {SERVICE})"'
+
+    return _check(
+        [
+            _unless(f"[ {show('LoadState')} = loaded ]", "unit not loaded"),
+            _unless(f"[ {show('NeedDaemonReload')} = no ]", "unit changed since the last daemon-reload"),
+        ]
+    )
+
+
+def service_check_script(inputs: list[str]) -> str:
+    """Enabled, active, and started after every file it reads was last written."""
+    files = " ".join(shlex.quote(f) for f in inputs)
+    return _check(
+        [
+            _unless(f'[ "$(systemctl is-enabled {SERVICE} 2>/dev/null)" = enabled ]', "not enabled"),
+            _unless(f'[ "$(systemctl is-active {SERVICE})" = active ]', "not active"),
+            f'since="$(systemctl show -p ExecMainStartTimestamp --value {SERVICE})"',
+            'started=$(date -d "$since" +%s)',
+            f"for f in {files}; do",
+            '  m=$(stat -c %Y -- "$f" 2>/dev/null || echo 0)',
+            '  [ "$m" -le "$started" ] || { echo "running since before $f changed"; exit 0; }',
+            "done",
+        ]
+    )
+
+
 @dataclass(frozen=True)
 class SchedulerHostArgs:
     host: ResolvedHost
@@ -231,9 +290,15 @@ class SchedulerHostArgs:
 
 
 class SchedulerHost(pulumi.ComponentResource):
-    """kube-scheduler on one master, restarted only when something it reads changed."""
+    """kube-scheduler on one master, restarted only when something it reads changed.
+
+    Every step carries a host check (`components.host_file.HostCheck`): the builtin backend reads
+    the host back with it on refresh, and the component's `checks` output lists them all, so the
+    drift report and the pulumi-command backend's converge step can run them too.
+    """
 
     service: pulumi.Resource | None
+    checks: pulumi.Output[dict[str, dict[str, str]]]
 
     def __init__(
         self, name: str, args: SchedulerHostArgs, opts: pulumi.ResourceOptions | None = None
@@ -247,12 +312,18 @@ class SchedulerHost(pulumi.ComponentResource):
             render_root=f"{args.render_root}/hosts/{host.name}" if render else None,
             builtin=args.builtin,
         )
+        self._checks: dict[str, HostCheck] = {}
         child = pulumi.ResourceOptions(parent=self)
 
         ready: list[pulumi.Resource] = []
         if not render:
-            prepare = run(
-                f"{name}-prepare", target, prepare_script(layout), delete=cleanup_script(layout), opts=child
+            prepare = self._run(
+                f"{name}-prepare",
+                target,
+                prepare_script(layout),
+                delete=cleanup_script(layout),
+                check=HostCheck("user and directories", prepare_check_script(layout), CHECK_OK),
+                opts=child,
             )
             ready = [prepare]
         after_prepare = pulumi.ResourceOptions(parent=self, depends_on=ready)
@@ -279,18 +350,20 @@ class SchedulerHost(pulumi.ComponentResource):
             "config": (layout.config, config),
             "unit": (layout.unit, unit),
         }
-        files = {
-            label: write_file(f"{name}-file-{label}", target, spec, content, after_prepare)
-            for label, (spec, content) in contents.items()
-        }
+        files: dict[str, pulumi.Resource] = {}
+        for label, (spec, content) in contents.items():
+            file_name = f"{name}-file-{label}"
+            files[label] = write_file(file_name, target, spec, content, after_prepare)
+            self._checks[file_name] = file_check(spec, content, target.render_root)
         self.service = None
         if not render:
             binary = self._install_binary(name, target, layout, args.binary, after_prepare)
-            reload = run(
+            reload = self._run(
                 f"{name}-daemon-reload",
                 target,
                 # Runs again only when the unit's hash (in the script text) changes.
                 content_hash(unit).apply(lambda h: f"# unit sha256 {h}\nsystemctl daemon-reload\n"),
+                check=HostCheck("systemd has loaded the unit", reload_check_script(), CHECK_OK),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[files["unit"]]),
             )
             hashes = {label: content_hash(content) for label, (_, content) in contents.items()}
@@ -301,14 +374,35 @@ class SchedulerHost(pulumi.ComponentResource):
             deps: list[pulumi.Resource] = [*files.values(), reload, binary]
             if args.restart_after is not None:
                 deps.append(args.restart_after)
-            self.service = run(
+            inputs = [spec.path for spec, _ in contents.values()] + [layout.binary]
+            self.service = self._run(
                 f"{name}-service",
                 target,
                 script,
                 delete=stop_script(),
+                check=HostCheck("service running its current files", service_check_script(inputs), CHECK_OK),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
             )
-        self.register_outputs({})
+        self.checks = pulumi.Output.all(
+            **{
+                step: pulumi.Output.all(label=c.label, script=c.script, expected=c.expected)
+                for step, c in self._checks.items()
+            }
+        )
+        self.register_outputs({"checks": self.checks})
+
+    def _run(
+        self,
+        name: str,
+        target: Target,
+        create: pulumi.Input[str],
+        *,
+        check: HostCheck,
+        delete: str | None = None,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.CustomResource:
+        self._checks[name] = check
+        return run(name, target, create, delete=delete, check=check, opts=opts)
 
     def _install_binary(
         self,
@@ -319,9 +413,18 @@ class SchedulerHost(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions,
     ) -> pulumi.Resource:
         delete = f"rm -f -- {shlex.quote(layout.binary)}\n"
+        spec = FileSpec(layout.binary, "0755")
+        installed = HostCheck(
+            layout.binary, file_check_script(layout.binary), file_state(spec, binary.sha256)
+        )
         if binary.url is not None:
-            return run(
-                f"{name}-binary", target, download_script(binary, layout.binary), delete=delete, opts=opts
+            return self._run(
+                f"{name}-binary",
+                target,
+                download_script(binary, layout.binary),
+                delete=delete,
+                check=installed,
+                opts=opts,
             )
         assert binary.local_file is not None
         staged = f"{layout.binary}.upload"
@@ -330,7 +433,14 @@ class SchedulerHost(pulumi.ComponentResource):
             conn = target.builtin_connection()
             assert conn is not None
             upload = builtin.SshUpload(
-                f"{name}-binary-upload", conn, binary.local_file, staged, [binary.sha256], opts=opts
+                f"{name}-binary-upload",
+                conn,
+                binary.local_file,
+                staged,
+                [binary.sha256],
+                check=installed.script,
+                expected=installed.expected,
+                opts=opts,
             )
         else:
             upload = command.remote.CopyToRemote(
@@ -341,10 +451,12 @@ class SchedulerHost(pulumi.ComponentResource):
                 triggers=[binary.sha256],
                 opts=opts,
             )
-        return run(
+        self._checks[f"{name}-binary-upload"] = installed
+        return self._run(
             f"{name}-binary",
             target,
             install_upload_script(binary.sha256, staged, layout.binary),
             delete=delete,
+            check=installed,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[upload]),
         )

@@ -181,6 +181,10 @@ class Recorder(pulumi.runtime.Mocks):
         elif args.typ == "tls:index/locallySignedCert:LocallySignedCert":
             state["cert_pem"] = fake_pem("CERTIFICATE", f"cert-of-{args.name}")
             state["validity_end_time"] = "2027-11-23T00:00:00Z"
+        elif "ca_private_key_pem" in inputs:  # the builtin backend's TlsCertificate
+            state["private_key_pem"] = fake_pem("PRIVATE KEY", f"key-of-{args.name}")
+            state["cert_pem"] = fake_pem("CERTIFICATE", f"cert-of-{args.name}")
+            state["validity_end_time"] = "2027-11-23T00:00:00Z"
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,21 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from components.builtin import RemoteCommandError, _CertProvider, _CommandProvider, _run
+from components.builtin import (
+    RemoteCommandError,
+    UnreachableError,
+    _CertProvider,
+    _CommandProvider,
+    _run,
+)
+from components.host_file import (
+    FileSpec,
+    delete_script,
+    file_check_script,
+    file_state,
+    sha256_text,
+    write_script,
+)
 from tests.support import make_ca, pem_key
 
 
@@ -112,5 +127,61 @@ def test_command_diff_updates_in_place_never_replaces() -> None:
 def test_unreachable_host_fails_with_the_address(tmp_path: Path) -> None:
     # 127.0.0.1 port 1: refused at once, on this machine only
     conn = {"host": "127.0.0.1", "port": 1, "user": "root", "private_key": None, "host_key": None}
-    with pytest.raises(RemoteCommandError, match=r"root@127\.0\.0\.1:1: command failed \(exit 255\)"):
+    with pytest.raises(UnreachableError, match=r"root@127\.0\.0\.1:1: unreachable: .*Connection refused"):
         _run(conn, "true", None, quiet=True)
+
+
+# ---------------------------------------------------------------- reading the host back
+
+
+def _file_step(path: Path, content: str) -> dict[str, Any]:
+    """A file-writing step as SchedulerHost makes one, run locally (render-mode checks)."""
+    spec = FileSpec(str(path), "0640")
+    return {
+        "connection": None,
+        "create": write_script(spec),
+        "delete": delete_script(spec),
+        "stdin": content,
+        "quiet": True,
+        "check": file_check_script(str(path), render=True),
+        "expected": file_state(spec, sha256_text(content), render=True),
+    }
+
+
+def test_a_step_reads_back_what_it_made_and_refresh_sees_drift(tmp_path: Path) -> None:
+    p = _CommandProvider()
+    target = tmp_path / "kube-scheduler.yaml"
+    step = _file_step(target, "qps: 50\n")
+    outs = p.create(step).outs
+    original = hashlib.sha256(b"qps: 50\n").hexdigest()
+    assert outs is not None and outs["observed"] == f"{original} 640"
+    # nothing changed on the host: refresh reads the same, no diff
+    same = p.read("id", outs).outs
+    assert same is not None and same["observed"] == outs["observed"]
+    assert p.diff("id", same, step).changes is False
+    # edited by hand: refresh reads the new hash, and the next up rewrites the file
+    target.write_text("qps: 5000\n")
+    edited = p.read("id", outs).outs
+    assert edited is not None and edited["observed"] == hashlib.sha256(b"qps: 5000\n").hexdigest() + " 640"
+    assert p.diff("id", edited, step).changes is True
+    assert p.update("id", edited, step).outs is not None
+    assert target.read_text() == "qps: 50\n"
+    # deleted by hand: "absent", rewritten the same way
+    target.unlink()
+    gone = p.read("id", outs).outs
+    assert gone is not None and gone["observed"] == "absent"
+    assert p.diff("id", gone, step).changes is True
+
+
+def test_a_step_that_does_not_leave_what_it_claims_fails(tmp_path: Path) -> None:
+    step = _file_step(tmp_path / "f", "content")
+    step["create"] = "cat >/dev/null"  # writes nothing
+    with pytest.raises(RemoteCommandError, match=r"after this step the host shows 'absent', expected"):
+        _CommandProvider().create(step)
+
+
+def test_refresh_of_an_unreachable_host_keeps_the_state() -> None:
+    conn = {"host": "127.0.0.1", "port": 1, "user": "root", "private_key": None, "host_key": None}
+    props = {"connection": conn, "create": "true", "check": "echo ok", "expected": "ok", "observed": "ok"}
+    result = _CommandProvider().read("id", props)
+    assert result.id == "id" and result.outs == props

@@ -371,3 +371,43 @@ def test_render_mode_touches_no_host(pki: Pki, tmp_path: Any) -> None:
     )
     assert "chown" not in key.inputs["create"] and "stdin" in key.secret_paths
     assert re.search(r"mkdir -p", key.inputs["create"])
+
+
+# ------------------------------------------------------------------ reading hosts back
+
+
+@pytest.fixture(scope="module")
+def builtin_run(pki: Pki) -> Run:
+    return run_program(as_raw(base_config(pki) | {"resourceBackend": "builtin"}))
+
+
+def test_every_host_step_carries_a_check_of_what_it_leaves(builtin_run: Run) -> None:
+    steps = {
+        r.name: r.inputs
+        for r in builtin_run.recorder.by_type("dynamic:Resource")
+        if r.name.startswith("masters-master-1-") and "connection" in r.inputs
+    }
+    labels = {name.removeprefix("masters-master-1-") for name in steps}
+    assert labels == {
+        "prepare",
+        *(f"file-{f[0]}" for f in FILES),
+        "binary",
+        "daemon-reload",
+        "service",
+    }
+    for name, inputs in steps.items():
+        assert inputs["check"] and inputs["expected"], name
+    # a file's check expects the hash of what is written, its mode and owner
+    for label, path, mode, owner, _secret in FILES:
+        step = steps[f"masters-master-1-file-{label}"]
+        sha = hashlib.sha256(step["stdin"].encode()).hexdigest()
+        assert step["expected"] == f"{sha} {mode.lstrip('0')} {owner}", label
+        assert path in step["check"] and "sha256sum" in step["check"]
+    # the service is as left only when it runs what was last written
+    service = steps["masters-master-1-service"]
+    assert service["expected"] == "ok"
+    for _label, path, *_ in FILES:
+        assert path in service["check"]
+    assert "/usr/local/bin/kube-scheduler" in service["check"]
+    # no secret in any check (they travel in plain text and print only hashes)
+    assert not any("PRIVATE KEY" in s["check"] for s in steps.values())
