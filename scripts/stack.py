@@ -34,6 +34,7 @@ from components.config import (  # noqa: E402
     project_values,
 )
 from components.stack import program  # noqa: E402
+from scripts import host_state  # noqa: E402
 
 # Every preview and up is checked by the project's policy pack (policy/README.md).
 POLICY_PACKS = [str(ROOT / "policy")]
@@ -83,14 +84,42 @@ def credentials(cfg: StackConfig) -> Iterator[Path]:
         yield d
 
 
-def ssh(creds: Path, host: ResolvedHost, script: str) -> str:
+def ssh_run(creds: Path, host: ResolvedHost, script: str) -> subprocess.CompletedProcess[str]:
     cmd = ["ssh", "-p", str(host.port), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
     cmd += ["-o", f"UserKnownHostsFile={creds / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes"]
     if host.private_key is not None:
         cmd += ["-i", str(creds / f"{host.name}.key"), "-o", "IdentitiesOnly=yes"]
     cmd += [f"{host.user}@{host.address}", script]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def ssh(creds: Path, host: ResolvedHost, script: str) -> str:
+    out = ssh_run(creds, host, script)
     return out.stdout.strip() if out.returncode == 0 else f"unreachable ({out.stderr.strip()[-80:]})"
+
+
+def host_drift(stack: auto.Stack, cfg: StackConfig, creds: Path) -> tuple[list[host_state.Drift], list[str]]:
+    """What differs on the masters from what the stack last wrote (see scripts/host_state.py)."""
+    resources = (stack.export_stack().deployment or {}).get("resources", [])
+    hosts = {h.name: h for h in cfg.hosts}
+
+    def run_on(name: str, script: str) -> str | None:
+        if name not in hosts:  # a host removed from the config: `up` deletes it
+            return None
+        out = ssh_run(creds, hosts[name], script)
+        return out.stdout if out.returncode == 0 else None
+
+    return host_state.drift(host_state.steps_from_state(resources), run_on)
+
+
+def converge(stack: auto.Stack, cfg: StackConfig) -> None:
+    """pulumi-command resources cannot read a host back on refresh: forget the steps whose host no
+    longer holds what they made (and the steps after them), so that this `up` makes them again."""
+    with credentials(cfg) as creds:
+        drifted, _ = host_drift(stack, cfg, creds)
+    for d in drifted:
+        print(f"==> drift: {d.describe()}: forgetting {d.step.name} so that up makes it again", flush=True)
+        stack._run_pulumi_cmd_sync(["state", "delete", d.step.urn, "--target-dependents", "--yes"])
 
 
 def kubectl(cfg: StackConfig, creds: Path, *args: str) -> Any:
@@ -119,6 +148,13 @@ def summary(stack: auto.Stack) -> int:
                 state = ssh(creds, h, MASTER_PROBE)
                 problems += state != "active ok"
                 print(f"  {h.name:<12} {h.address:<16} {state}")
+            drifted, _ = host_drift(stack, cfg, creds)
+            problems += len(drifted)
+            print(f"drift (host vs what the stack wrote): {'none' if not drifted else len(drifted)}")
+            for d in drifted:
+                print(f"  {d.describe()}")
+            if drifted:
+                print("  `make up` writes them back (it reads the hosts first: pulumi up --refresh)")
         if cfg.output_mode != "apply":
             print(f"render mode: files in {cfg.render_dir}/hosts, manifests in {cfg.render_dir}/manifests")
             return 0
@@ -164,7 +200,11 @@ def main(argv: list[str]) -> int:
             return 2
     start = time.monotonic()
     if action == "up":
-        result = stack.up(on_output=progress, color="never", policy_packs=POLICY_PACKS)
+        cfg = stack_config(stack)
+        if cfg.resource_backend == "plugins" and cfg.output_mode == "apply" and cfg.bare_metal.enabled:
+            converge(stack, cfg)
+        # Read the world before acting: hosts (builtin backend) and cluster objects.
+        result = stack.up(on_output=progress, color="never", policy_packs=POLICY_PACKS, refresh=True)
         print(f"==> pulumi up: {result.summary.result} in {time.monotonic() - start:.0f}s")
         return 0
     elif action == "preview":
