@@ -267,7 +267,7 @@ def service_check_script(inputs: list[str]) -> str:
             f'since="$(systemctl show -p ExecMainStartTimestamp --value {SERVICE})"',
             'started=$(date -d "$since" +%s)',
             f"for f in {files}; do",
-            '  m=$(stat -c %Y -- "$f" 2>/dev/null || echo 0)',
+            '  m=$(stat -c %Y -- "$f" 2>/dev/null) || { echo "$f is missing"; exit 0; }',
             '  [ "$m" -le "$started" ] || { echo "running since before $f changed"; exit 0; }',
             "done",
         ]

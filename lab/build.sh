@@ -19,7 +19,7 @@
 # Usage: lab/build.sh [kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok]
 set -euo pipefail
 
-K8S_VERSION="${K8S_VERSION:-v1.34.2}"
+K8S_VERSION="${K8S_VERSION:-v1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 KSCHED_CACHE="${KSCHED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ksched}"

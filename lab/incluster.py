@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-LAB = REPO / ".lab"
+LAB = Path(os.environ.get("KSCHED_LAB_DIR", REPO / ".lab")).resolve()
 STATE = LAB / "incluster"
 FACTS = LAB / "facts.json"
 BRIDGE = "ksched0"

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,15 @@ MASTER_PROBE = (
 )
 
 
+def deploy(stack: auto.Stack, on_output: Callable[[str], None]) -> auto.UpResult:
+    """`up` from whatever state it finds: read the hosts and the cluster first (refresh), so that
+    what the state claims but the world lost is made again."""
+    cfg = stack_config(stack)
+    if cfg.resource_backend == "plugins" and cfg.output_mode == "apply" and cfg.bare_metal.enabled:
+        converge(stack, cfg)
+    return stack.up(on_output=on_output, color="never", policy_packs=POLICY_PACKS, refresh=True)
+
+
 def summary(stack: auto.Stack) -> int:
     """Print masters, lease holders and pod placement; return 0 when all is well."""
     cfg = stack_config(stack)
@@ -200,11 +209,7 @@ def main(argv: list[str]) -> int:
             return 2
     start = time.monotonic()
     if action == "up":
-        cfg = stack_config(stack)
-        if cfg.resource_backend == "plugins" and cfg.output_mode == "apply" and cfg.bare_metal.enabled:
-            converge(stack, cfg)
-        # Read the world before acting: hosts (builtin backend) and cluster objects.
-        result = stack.up(on_output=progress, color="never", policy_packs=POLICY_PACKS, refresh=True)
+        result = deploy(stack, progress)
         print(f"==> pulumi up: {result.summary.result} in {time.monotonic() - start:.0f}s")
         return 0
     elif action == "preview":

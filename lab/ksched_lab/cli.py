@@ -28,7 +28,7 @@ from ksched_lab.settings import (
     RUN,
 )
 from ksched_lab.status import cmd_status
-from ksched_lab.teardown import cmd_down, cmd_reset
+from ksched_lab.teardown import cmd_crash, cmd_down, cmd_reset
 from ksched_lab.util import die, log, read_pid, stop_pid
 
 
@@ -72,6 +72,7 @@ USAGE = """usage: lab/lab.sh COMMAND
   up                   start the lab (the same cluster and masters as before, or new ones)
   down                 stop everything; keep the cluster's data and the masters' disks
   reset                down, then wipe the cluster and the masters' disks (the next up starts anew)
+  crash                a power loss: kill everything at once, as a reboot would (for tests)
   status               what runs and how healthy it is
   stop-master NAME     power a master off (an outage); start-master NAME boots it with its disk
   rebuild-master NAME  reinstall a master on a fresh disk
@@ -82,7 +83,13 @@ PER_MASTER = {
     "start-master": cmd_start_master,
     "rebuild-master": cmd_rebuild_master,
 }
-COMMANDS = {"up": cmd_up, "down": cmd_down, "reset": cmd_reset, "restart-apiserver": cmd_restart_apiserver}
+COMMANDS = {
+    "up": cmd_up,
+    "down": cmd_down,
+    "reset": cmd_reset,
+    "crash": cmd_crash,
+    "restart-apiserver": cmd_restart_apiserver,
+}
 
 
 def main(argv):

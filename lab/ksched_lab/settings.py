@@ -11,7 +11,7 @@ CACHE = Path(
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ksched"
 )
 
-K8S_VERSION = os.environ.get("K8S_VERSION", "v1.34.2")
+K8S_VERSION = os.environ.get("K8S_VERSION", "v1.37.2")
 ETCD_VERSION = os.environ.get("ETCD_VERSION", "v3.6.16")
 KWOK_VERSION = os.environ.get("KWOK_VERSION", "v0.8.0")
 K8S_BIN = CACHE / "k8s" / K8S_VERSION / "bin"

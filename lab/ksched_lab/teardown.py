@@ -1,5 +1,6 @@
 """Stopping the lab and checking that nothing of it is left."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -79,7 +80,24 @@ def cmd_down():
     for pid, name in lab_processes().items():
         log(f"stopping leftover {name} (pid {pid})")
         stop_pid(pid, name, timeout=10)
-    # mounts under the lab dir, deepest first
+    remove_mounts_and_links()
+    # The cluster (etcd data) and the masters' disks stay: `up` brings back the same cluster.
+    shutil.rmtree(RUN, ignore_errors=True)
+    # Our processes were reparented to PID 1, which reaps them a little later: wait for that so
+    # that `ps` right after `down` shows no <defunct> lab process either.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in stopped):
+        time.sleep(0.2)
+    zombies = [p for p in stopped if Path(f"/proc/{p}").exists()]
+    if zombies:
+        info(f"note: exited but not yet reaped by PID 1: {zombies}")
+    verify_clean()
+    kept = "etcd data, masters' disks, pki, ssh, hosts, facts.json, logs"
+    log(f"lab down: no lab process, mount or link left (kept in {LAB}: {kept})")
+
+
+def remove_mounts_and_links():
+    """Mounts under the lab dir (deepest first), the masters' links and the bridge."""
     with open("/proc/self/mounts") as f:
         mps = [line.split()[1] for line in f if line.split()[1].startswith(str(LAB) + "/")]
     for mp in sorted(mps, key=len, reverse=True):
@@ -93,19 +111,11 @@ def cmd_down():
     if link_exists(BRIDGE):
         log(f"removing bridge {BRIDGE}")
         run(["ip", "link", "del", BRIDGE], check=False)
-    # The cluster (etcd data) and the masters' disks stay: `up` brings back the same cluster.
-    for d in [RUN] + [Path("/run/systemd/nspawn/propagate") / n for n, _ in MASTERS]:
-        if d.exists():
-            shutil.rmtree(d, ignore_errors=True)
-    # Our processes were reparented to PID 1, which reaps them a little later: wait for that so
-    # that `ps` right after `down` shows no <defunct> lab process either.
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in stopped):
-        time.sleep(0.2)
-    zombies = [p for p in stopped if Path(f"/proc/{p}").exists()]
-    if zombies:
-        info(f"note: exited but not yet reaped by PID 1: {zombies}")
-    # verify
+    for n, _ in MASTERS:
+        shutil.rmtree(Path("/run/systemd/nspawn/propagate") / n, ignore_errors=True)
+
+
+def verify_clean():
     problems = []
     left = lab_processes()
     if left:
@@ -118,9 +128,43 @@ def cmd_down():
     if links:
         problems.append(f"links: {links}")
     if problems:
-        die("down left: " + "; ".join(problems))
-    kept = "etcd data, masters' disks, pki, ssh, hosts, facts.json, logs"
-    log(f"lab down: no lab process, mount or link left (kept in {LAB}: {kept})")
+        die("left behind: " + "; ".join(problems))
+
+
+def descendants(pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
+
+
+def cmd_crash():
+    """A power loss, as a reboot leaves the lab: every process killed at once (masters included,
+    nothing shut down cleanly), mounts and links gone, stale pid files; data and disks on disk."""
+    if os.geteuid() != 0:
+        die("lab/lab.sh crash needs root")
+    victims = set(lab_processes())
+    for pid in list(victims):
+        victims.update(descendants(pid))
+    for pid in victims:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(pid_alive(p) for p in victims):
+        time.sleep(0.1)
+    log(f"killed {len(victims)} lab processes (SIGKILL)")
+    remove_mounts_and_links()
+    verify_clean()
 
 
 def cmd_reset():

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
 import shutil
 import ssl
 import subprocess
@@ -25,7 +26,11 @@ from components.stack import program
 from tests.support import configure_stack, state_file_text
 
 ROOT = Path(__file__).resolve().parents[2]
-LAB = ROOT / ".lab"
+# The suite runs its own lab, reset at its start and end; the user's lab (`make up`) is stopped
+# meanwhile and brought back as it was, so the dev stack stays in step with it.
+USER_LAB = ROOT / ".lab"
+LAB = ROOT / ".lab-e2e"
+os.environ["KSCHED_LAB_DIR"] = str(LAB)  # for every lab tool a test or benchmark runs
 PASSPHRASE = "e2e-test-passphrase"
 MASTERS = ("master-1", "master-2", "master-3")
 POLICY_PACKS = [str(ROOT / "policy")]
@@ -36,13 +41,26 @@ def facts() -> dict[str, Any]:
     return data
 
 
-def lab(*args: str, timeout: float = 300) -> str:
-    out = subprocess.run(
-        ["bash", str(ROOT / "lab" / "lab.sh"), *args], capture_output=True, text=True, timeout=timeout
+def _lab(args: tuple[str, ...], timeout: float, lab_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(ROOT / "lab" / "lab.sh"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "KSCHED_LAB_DIR": str(lab_dir)},
     )
+
+
+def lab(*args: str, timeout: float = 300, lab_dir: Path = LAB) -> str:
+    out = _lab(args, timeout, lab_dir)
     if out.returncode != 0:
         raise RuntimeError(f"lab/lab.sh {' '.join(args)} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
     return out.stdout
+
+
+def lab_is_up(lab_dir: Path) -> bool:
+    """API server ready and every master reachable."""
+    return lab_dir.is_dir() and _lab(("status",), 120, lab_dir).returncode == 0
 
 
 class Kube:
@@ -199,7 +217,7 @@ def dev_config() -> dict[str, Any]:
 
     def absolute(value: Any) -> Any:
         if isinstance(value, str) and value.startswith(".lab/"):
-            return str(ROOT / value)
+            return str(LAB / value.removeprefix(".lab/"))
         if isinstance(value, dict):
             return {k: absolute(v) for k, v in value.items()}
         if isinstance(value, list):
