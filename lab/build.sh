@@ -2,7 +2,8 @@
 # Build the version-stamped Kubernetes control-plane binaries and etcd from Go
 # modules (no prebuilt downloads are reachable here).
 #
-#   $KSCHED_CACHE/k8s/$K8S_VERSION/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl}
+#   $KSCHED_CACHE/k8s/$K8S_VERSION/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,
+#                                       kubelet,kube-proxy,pause}
 #   $KSCHED_CACHE/etcd/$ETCD_VERSION/bin/etcd
 #
 # Idempotent: a binary that exists and reports the right version is reused.
@@ -36,8 +37,9 @@ ETCD_DIR="$KSCHED_CACHE/etcd/$ETCD_VERSION"
 KWOK_DIR="$KSCHED_CACHE/kwok/$KWOK_VERSION"
 mkdir -p "$LOGDIR" "$K8S_DIR/bin" "$K8S_DIR/src" "$ETCD_DIR/bin" "$ETCD_DIR/src" "$KWOK_DIR/bin" "$GOMODCACHE" "$GOCACHE"
 
-K8S_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-if [ "$#" -gt 0 ]; then WANT=("$@"); else WANT=("${K8S_BINS[@]}" etcd kwok); fi
+K8S_BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
+PAUSE_VERSION="${PAUSE_VERSION:-3.10.2}"
+if [ "$#" -gt 0 ]; then WANT=("$@"); else WANT=("${K8S_BINS[@]}" pause etcd kwok); fi
 
 now() { date +%s; }
 # step NAME LOGFILE CMD...: run CMD with output to LOGFILE, print timing; tail the log on failure
@@ -77,14 +79,21 @@ kwok_version_ok() {
   [ -x "$KWOK_DIR/bin/kwok" ] && out=$("$KWOK_DIR/bin/kwok" --version 2>/dev/null) && grep -q "$KWOK_VERSION" <<<"$out"
 }
 
+pause_version_ok() {  # pause.c prints its VERSION with -v
+  local out
+  [ -x "$K8S_DIR/bin/pause" ] && out=$("$K8S_DIR/bin/pause" -v 2>&1) && grep -qx "pause.c v$PAUSE_VERSION" <<<"$out"
+}
+
 need_k8s=()
 need_etcd=0
 need_kwok=0
+need_pause=0
 for b in "${WANT[@]}"; do
   case "$b" in
     etcd) etcd_version_ok || need_etcd=1 ;;
     kwok) kwok_version_ok || need_kwok=1 ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl) k8s_version_ok "$b" || need_k8s+=("$b") ;;
+    pause) pause_version_ok || need_pause=1 ;;
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet|kube-proxy) k8s_version_ok "$b" || need_k8s+=("$b") ;;
     *) echo "unknown binary: $b" >&2; exit 2 ;;
   esac
 done
@@ -148,6 +157,23 @@ if [ "${#need_k8s[@]}" -gt 0 ]; then
   done
 else
   echo "==> kubernetes $K8S_VERSION: all requested binaries present in $K8S_DIR/bin"
+fi
+
+# --------------------------------------------------------------------- pause
+# The sandbox image's one binary, from the same k8s.io/kubernetes module: static, with musl.
+build_pause() {
+  local src
+  src=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+  musl-gcc -Os -static -Wall -Werror -DVERSION="v$PAUSE_VERSION" -o "$K8S_DIR/bin/pause.tmp" "$src/build/pause/linux/pause.c"
+  strip "$K8S_DIR/bin/pause.tmp"
+  mv -f "$K8S_DIR/bin/pause.tmp" "$K8S_DIR/bin/pause"
+  "$K8S_DIR/bin/pause" -v
+}
+if [ "$need_pause" = 1 ]; then
+  step "build pause $PAUSE_VERSION (k8s.io/kubernetes $K8S_VERSION build/pause)" "$LOGDIR/build-pause.log" build_pause
+  pause_version_ok || { echo "pause does not report v$PAUSE_VERSION" >&2; exit 1; }
+else
+  case " ${WANT[*]} " in *" pause "*) echo "==> pause $PAUSE_VERSION present in $K8S_DIR/bin" ;; esac
 fi
 
 # ---------------------------------------------------------------------- etcd

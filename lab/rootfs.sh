@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build (once) the Debian bookworm root filesystem the lab's masters boot from:
-#   $KSCHED_CACHE/rootfs/bookworm
+#   $KSCHED_CACHE/rootfs/bookworm-<hash of the package set> (and rootfs/current pointing at it)
 # minbase + systemd, systemd-sysv, dbus, openssh-server, curl, ca-certificates,
 # iproute2. It is a read-only lower layer: each master boots from its own
 # overlay (see lab/lab.py), so nothing per-host (host keys, machine-id,
@@ -9,13 +9,19 @@ set -euo pipefail
 
 KSCHED_CACHE="${KSCHED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ksched}"
 SUITE="${SUITE:-bookworm}"
-ROOTFS="$KSCHED_CACHE/rootfs/$SUITE"
 LOGDIR="$KSCHED_CACHE/logs"
+# masters: systemd + sshd + curl; nodes also run containerd, runc, the CNI plugins and iptables
+# (kube-proxy); containerd is disabled here and enabled on the nodes only.
+PACKAGES="systemd,systemd-sysv,dbus,openssh-server,curl,ca-certificates,iproute2,containerd,runc,containernetworking-plugins,iptables"
+# One directory per package set: machines keep the rootfs their disk was made on; `current` is
+# what new disks get.
+ROOTFS="$KSCHED_CACHE/rootfs/$SUITE-$(echo "$PACKAGES" | sha256sum | cut -c1-12)"
 STAMP="$ROOTFS/.ksched-rootfs-complete"
-PACKAGES="systemd,systemd-sysv,dbus,openssh-server,curl,ca-certificates,iproute2"
+CURRENT="$KSCHED_CACHE/rootfs/current"
 mkdir -p "$LOGDIR" "$KSCHED_CACHE/rootfs"
 
 if [ -f "$STAMP" ]; then
+  ln -sfn "$(basename "$ROOTFS")" "$CURRENT"
   echo "==> rootfs $ROOTFS present"
   exit 0
 fi
@@ -68,10 +74,12 @@ chroot "$TMP" systemctl enable systemd-networkd.service >>"$LOGDIR/rootfs.log" 2
 chroot "$TMP" systemctl enable ssh.service >>"$LOGDIR/rootfs.log" 2>&1
 # Units that cannot work in a container and would only make the system "degraded".
 chroot "$TMP" systemctl mask systemd-networkd-wait-online.service >>"$LOGDIR/rootfs.log" 2>&1 || true
+chroot "$TMP" systemctl disable containerd.service >>"$LOGDIR/rootfs.log" 2>&1
 chroot "$TMP" apt-get clean >>"$LOGDIR/rootfs.log" 2>&1 || true
 rm -rf "$TMP"/var/lib/apt/lists/* "$TMP"/var/cache/apt/*.bin
-touch "$TMP/.ksched-rootfs-complete"
+echo "$PACKAGES" >"$TMP/.ksched-rootfs-complete"
 rm -rf "$ROOTFS"
 mv "$TMP" "$ROOTFS"
+ln -sfn "$(basename "$ROOTFS")" "$CURRENT"
 trap - EXIT
 echo "    rootfs: ok in $(( $(date +%s) - t0 ))s ($(du -sh "$ROOTFS" | cut -f1))"

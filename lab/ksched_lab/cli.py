@@ -9,10 +9,11 @@ from ksched_lab.control_plane import (
     ensure_etcd,
     ensure_kcm,
     ensure_kwok,
-    ensure_nodes,
+    ensure_kwok_workers,
 )
 from ksched_lab.facts import write_facts
 from ksched_lab.masters import cmd_rebuild_master, cmd_start_master, cmd_stop_master, ensure_masters
+from ksched_lab.nodes import ensure_real_nodes
 from ksched_lab.pki import ensure_pki, ensure_ssh_keys
 from ksched_lab.prereq import ensure_built, ensure_tools
 from ksched_lab.settings import (
@@ -47,8 +48,9 @@ def cmd_up():
     ensure_apiserver()
     ensure_kcm()
     ensure_kwok()
-    ensure_nodes()
+    ensure_kwok_workers()
     ensure_masters()
+    ensure_real_nodes()
     # the binary the dev stack uploads (bareMetal.binary.localFile), at a path the repo can name
     (LAB / "bin").mkdir(exist_ok=True)
     link = LAB / "bin" / "kube-scheduler"

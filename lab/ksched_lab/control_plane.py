@@ -24,6 +24,7 @@ from ksched_lab.settings import (
     KWOK_ANNOTATION,
     KWOK_BIN,
     KWOK_STAGES,
+    KWOK_TAINT,
     KWOK_VERSION,
     LOGS,
     NODE_ALLOCATABLE,
@@ -43,7 +44,9 @@ from ksched_lab.util import (
     log,
     read_pid,
     run,
+    running_as,
     start,
+    stop_pid,
     tail,
     wait_for,
     write,
@@ -105,42 +108,57 @@ def apiserver_ready():
     return http_ok(f"{API_URL}/readyz", PKI / "ca.crt")
 
 
-def ensure_apiserver():
-    if read_pid("kube-apiserver") and apiserver_ready():
+def apiserver_argv():
+    return [
+        K8S_BIN / "kube-apiserver",
+        f"--etcd-servers={ETCD_CLIENT}",
+        f"--bind-address={HOST_IP}",
+        f"--advertise-address={HOST_IP}",
+        f"--secure-port={API_PORT}",
+        f"--tls-cert-file={PKI / 'apiserver.crt'}",
+        f"--tls-private-key-file={PKI / 'apiserver.key'}",
+        f"--client-ca-file={PKI / 'ca.crt'}",
+        "--authorization-mode=Node,RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={PKI / 'sa.pub'}",
+        f"--service-account-signing-key-file={PKI / 'sa.key'}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--allow-privileged=true",
+        # kubectl logs/exec/port-forward reach the real kubelets, whose serving certs it verifies
+        f"--kubelet-client-certificate={PKI / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={PKI / 'apiserver-kubelet-client.key'}",
+        f"--kubelet-certificate-authority={PKI / 'ca.crt'}",
+        "--kubelet-preferred-address-types=InternalIP,Hostname",
+        f"--cert-dir={RUN / 'apiserver-certs'}",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def ensure_process(name, argv, ready, timeout, what):
+    """Start `name` unless it already runs with exactly `argv` and is ready; a process running
+    with other flags or another binary (a new version) is stopped first."""
+    if running_as(name, argv) and ready():
         return
-    log(f"starting kube-apiserver {K8S_VERSION} on {API_URL}")
-    start(
-        "kube-apiserver",
-        [
-            K8S_BIN / "kube-apiserver",
-            f"--etcd-servers={ETCD_CLIENT}",
-            f"--bind-address={HOST_IP}",
-            f"--advertise-address={HOST_IP}",
-            f"--secure-port={API_PORT}",
-            f"--tls-cert-file={PKI / 'apiserver.crt'}",
-            f"--tls-private-key-file={PKI / 'apiserver.key'}",
-            f"--client-ca-file={PKI / 'ca.crt'}",
-            "--authorization-mode=Node,RBAC",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={PKI / 'sa.pub'}",
-            f"--service-account-signing-key-file={PKI / 'sa.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--allow-privileged=true",
-            f"--cert-dir={RUN / 'apiserver-certs'}",
-            "--profiling=false",
-            "--v=1",
-        ],
+    old = read_pid(name)
+    if old:
+        log(f"restarting {name}: its binary or flags changed")
+        stop_pid(old, name)
+    log(f"starting {what}")
+    start(name, argv)
+    wait_for(f"{name} ({what})", ready, timeout, logfile=LOGS / f"{name}.log")
+
+
+def ensure_apiserver():
+    ensure_process(
+        "kube-apiserver", apiserver_argv(), apiserver_ready, 90, f"kube-apiserver {K8S_VERSION} on {API_URL}"
     )
-    wait_for("kube-apiserver /readyz", apiserver_ready, 90, logfile=LOGS / "kube-apiserver.log")
 
 
 def ensure_kcm():
     url = f"https://127.0.0.1:{KCM_PORT}/healthz"
-    if read_pid("kube-controller-manager") and http_ok(url):
-        return
-    log("starting kube-controller-manager")
     kc = RUN / "kube-controller-manager.kubeconfig"
-    start(
+    ensure_process(
         "kube-controller-manager",
         [
             K8S_BIN / "kube-controller-manager",
@@ -163,12 +181,9 @@ def ensure_kcm():
             "--profiling=false",
             "--v=1",
         ],
-    )
-    wait_for(
-        "kube-controller-manager /healthz",
         lambda: http_ok(url),
         60,
-        logfile=LOGS / "kube-controller-manager.log",
+        f"kube-controller-manager {K8S_VERSION}",
     )
 
 
@@ -228,7 +243,7 @@ def node_manifest(name):
             "labels": labels,
             "annotations": {KWOK_ANNOTATION[0]: KWOK_ANNOTATION[1], "node.alpha.kubernetes.io/ttl": "0"},
         },
-        "spec": {},
+        "spec": {"taints": [KWOK_TAINT]},
         # status is honoured at create time; KWOK keeps allocatable/capacity as given
         "status": {"allocatable": NODE_ALLOCATABLE, "capacity": NODE_ALLOCATABLE},
     }
@@ -261,12 +276,15 @@ def filler_pod(node, cpu_m, mem_mi):
     }
 
 
-def ensure_nodes():
+def ensure_kwok_workers():
     existing = set(kubectl("get", "nodes", "-o", "name").stdout.split())
     items = [node_manifest(n) for n in WORKERS if f"node/{n}" not in existing]
     if items:
         log(f"creating nodes {', '.join(i['metadata']['name'] for i in items)}")
         kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    # a cluster made before KWOK nodes were tainted
+    taint = f"{KWOK_TAINT['key']}={KWOK_TAINT['value']}:{KWOK_TAINT['effect']}"
+    kubectl("taint", "nodes", *WORKERS, taint, "--overwrite")
     ns = kubectl("get", "namespace", FILLER_NS, "--ignore-not-found", "-o", "name").stdout.strip()
     if not ns:
         kubectl("create", "namespace", FILLER_NS)
@@ -292,7 +310,9 @@ def ensure_nodes():
                 for c in n.get("status", {}).get("conditions", [])
             )
             bad_taints = [
-                t for t in n["spec"].get("taints", []) if t["effect"] in ("NoSchedule", "NoExecute")
+                t
+                for t in n["spec"].get("taints", [])
+                if t["effect"] in ("NoSchedule", "NoExecute") and t["key"] != KWOK_TAINT["key"]
             ]
             ok[name] = ready and not bad_taints and not n["spec"].get("unschedulable")
         return all(ok.get(w) for w in WORKERS)

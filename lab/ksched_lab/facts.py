@@ -2,6 +2,7 @@
 
 import json
 
+from ksched_lab.images import scheduler_image_name
 from ksched_lab.settings import (
     ADMIN_KUBECONFIG,
     API_PORT,
@@ -19,6 +20,7 @@ from ksched_lab.settings import (
     K8S_VERSION,
     KNOWN_HOSTS,
     KWOK_BIN,
+    KWOK_TAINT,
     KWOK_VERSION,
     LAB,
     LEAST_ALLOCATED_NODE,
@@ -26,6 +28,10 @@ from ksched_lab.settings import (
     MASTERS,
     MOST_ALLOCATED_NODE,
     NODE_ALLOCATABLE,
+    NODE_ALLOCATABLE_CPU_M,
+    NODE_ALLOCATABLE_MEMORY_MI,
+    NODES,
+    PAUSE_IMAGE,
     PKI,
     PREFIX,
     SERVICE_CIDR,
@@ -52,6 +58,8 @@ def write_facts():
             "kubectl": str(K8S_BIN / "kubectl"),
             "etcd": str(ETCD_BIN),
             "kwok": str(KWOK_BIN),
+            "kubelet": str(K8S_BIN / "kubelet"),
+            "kube-proxy": str(K8S_BIN / "kube-proxy"),
         },
         "api_server": {
             "url": API_URL,
@@ -94,6 +102,21 @@ def write_facts():
             }
             for w in WORKERS
         ],
+        "kwok_taint": KWOK_TAINT,
+        "nodes": [
+            {
+                "name": n,
+                "ip": ip,
+                "pod_cidr": cidr,
+                "host_key_pub": str(HOSTS / n / "ssh_host_ed25519_key.pub"),
+                "allocatable": {
+                    "cpu": f"{NODE_ALLOCATABLE_CPU_M}m",
+                    "memory": f"{NODE_ALLOCATABLE_MEMORY_MI}Mi",
+                },
+            }
+            for n, ip, cidr in NODES
+        ],
+        "images": [scheduler_image_name(), PAUSE_IMAGE],
         "filler_namespace": FILLER_NS,
         "most_allocated_node": MOST_ALLOCATED_NODE,
         "least_allocated_node": LEAST_ALLOCATED_NODE,

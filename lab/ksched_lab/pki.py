@@ -11,6 +11,7 @@ from ksched_lab.settings import (
     HOSTS,
     KNOWN_HOSTS,
     MASTERS,
+    NODES,
     PKI,
     RUN,
     SERVICE_IP,
@@ -144,6 +145,13 @@ def ensure_pki():
         PKI / "kube-controller-manager.key",
     )
     kubeconfig(RUN / "kwok.kubeconfig", "ksched-lab-kwok", PKI / "kwok.crt", PKI / "kwok.key")
+    # kubectl logs/exec: the API server's client certificate towards the kubelets
+    ensure_cert("apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client")
+    # real nodes: the kubelet's identity (Node authorizer) and serving certificate, kube-proxy's
+    ensure_cert("kube-proxy", "/CN=system:kube-proxy")
+    for name, ip, _ in NODES:
+        ensure_cert(f"{name}-kubelet", f"/O=system:nodes/CN=system:node:{name}")
+        ensure_cert(f"{name}-serving", f"/CN={name}", server_sans=[f"IP:{ip}", f"DNS:{name}"], client=False)
 
 
 # ----------------------------------------------------------------------- SSH
@@ -153,7 +161,7 @@ def ensure_ssh_keys():
     if not (SSH / "id_ed25519").exists():
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ksched-lab", "-f", SSH / "id_ed25519"])
     lines = []
-    for name, ip in MASTERS:
+    for name, ip in [*MASTERS, *((n, ip) for n, ip, _ in NODES)]:
         d = HOSTS / name
         d.mkdir(parents=True, exist_ok=True)
         if not (d / "ssh_host_ed25519_key").exists():

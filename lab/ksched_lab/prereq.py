@@ -6,15 +6,11 @@ import subprocess
 
 from ksched_lab.settings import (
     CACHE,
-    ETCD_BIN,
     ETCD_VERSION,
-    K8S_BIN,
     K8S_VERSION,
-    KWOK_BIN,
-    KWOK_STAGES,
     KWOK_VERSION,
     LAB_SRC,
-    ROOTFS,
+    PAUSE_VERSION,
 )
 from ksched_lab.util import die, log, run
 
@@ -29,6 +25,7 @@ def ensure_tools():
         "systemd-nspawn": "systemd-container",
         "debootstrap": "debootstrap",
         "curl": "curl",
+        "musl-gcc": "musl-tools",  # the pause image, static
     }
     missing = sorted({pkg for tool, pkg in need.items() if shutil.which(tool) is None})
     if missing:
@@ -41,22 +38,17 @@ def ensure_tools():
 
 
 def ensure_built():
-    bins = [K8S_BIN / b for b in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")]
-    if (
-        all(os.access(b, os.X_OK) for b in [*bins, ETCD_BIN, KWOK_BIN])
-        and KWOK_STAGES.is_dir()
-        and (ROOTFS / ".ksched-rootfs-complete").exists()
-    ):
-        return
-    log("building binaries (lab/build.sh) and root filesystem (lab/rootfs.sh)")
+    """lab/build.sh and lab/rootfs.sh: both rebuild only what is missing or out of date."""
     env = dict(
         os.environ,
         KSCHED_CACHE=str(CACHE),
         K8S_VERSION=K8S_VERSION,
         ETCD_VERSION=ETCD_VERSION,
         KWOK_VERSION=KWOK_VERSION,
+        PAUSE_VERSION=PAUSE_VERSION,
     )
     for script in ("build.sh", "rootfs.sh"):
-        p = subprocess.run(["bash", str(LAB_SRC / script)], env=env)
+        p = subprocess.run(["bash", str(LAB_SRC / script)], env=env, stdout=subprocess.PIPE, text=True)
+        print("\n".join(line for line in p.stdout.splitlines() if "present" not in line), flush=True)
         if p.returncode != 0:
             die(f"lab/{script} failed")

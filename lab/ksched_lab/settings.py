@@ -18,7 +18,8 @@ K8S_BIN = CACHE / "k8s" / K8S_VERSION / "bin"
 ETCD_BIN = CACHE / "etcd" / ETCD_VERSION / "bin" / "etcd"
 KWOK_BIN = CACHE / "kwok" / KWOK_VERSION / "bin" / "kwok"
 KWOK_STAGES = CACHE / "go" / "mod" / "sigs.k8s.io" / f"kwok@{KWOK_VERSION}" / "kustomize" / "stage"
-ROOTFS = CACHE / "rootfs" / "bookworm"
+# what lab/rootfs.sh built last; each machine keeps the one its disk was made on
+ROOTFS = CACHE / "rootfs" / "current"
 
 BRIDGE = "ksched0"
 HOST_IP = "10.231.0.1"
@@ -32,6 +33,29 @@ ETCD_CLIENT = "http://127.0.0.1:23790"
 ETCD_PEER = "http://127.0.0.1:23800"
 KCM_PORT = 10257
 MASTERS = [(f"master-{i}", f"10.231.0.1{i}") for i in (1, 2, 3)]
+
+# Real worker nodes: kubelet + containerd + kube-proxy, each in its own nspawn machine on the
+# bridge, with its own pod range (bridge CNI, host-local IPAM).
+NODES = [(f"node-{i}", f"10.231.0.3{i}", f"10.231.{63 + i}.0/24") for i in (1, 2, 3)]
+NODE_POD_CIDRS = "10.231.64.0/18"
+# Allocatable per node (the kubelet reserves the rest of this machine's capacity), small enough
+# that a handful of pods fills a node: MostAllocated placement is visible.
+NODE_ALLOCATABLE_CPU_M = 1500
+NODE_ALLOCATABLE_MEMORY_MI = 3072
+NODE_MAX_PODS = 20
+PAUSE_VERSION = "3.10.2"  # kubeadm's pause for 1.37 (cmd/kubeadm/app/constants)
+PAUSE_IMAGE = f"registry.k8s.io/pause:{PAUSE_VERSION}"
+# What kubelet and containerd need from the machine's sysctls (inside a node /proc/sys is
+# read-only): set before the nodes start, restored by down.
+NODE_SYSCTLS = {
+    "vm.overcommit_memory": "1",
+    "kernel.panic": "10",
+    "kernel.panic_on_oops": "1",
+    "net.ipv4.ip_forward": "1",
+}
+# KWOK workers carry this taint: nothing lands there unless it tolerates it (tests that want many
+# fake nodes say so); what the program deploys runs on real nodes.
+KWOK_TAINT = {"key": "kwok.x-k8s.io/node", "value": "fake", "effect": "NoSchedule"}
 
 # Worker nodes: same size; worker-4 carries the karpenter nodepool label.
 WORKERS = ["worker-1", "worker-2", "worker-3", "worker-4"]
@@ -54,6 +78,8 @@ HOSTS = LAB / "hosts"
 LOGS = LAB / "logs"
 RUN = LAB / "run"
 MACHINES = LAB / "machines"
+IMAGES = LAB / "images"
+NODE_STATE = LAB / "nodes"  # per node: containerd and kubelet state on this machine's ext4
 ETCD_DATA = LAB / "etcd"
 # the CA the cluster data was made with: a new CA needs a new cluster (lab reset)
 CLUSTER_ID = LAB / "cluster-ca.sha256"

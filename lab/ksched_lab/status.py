@@ -3,7 +3,7 @@
 import json
 
 from ksched_lab.control_plane import apiserver_ready
-from ksched_lab.masters import ssh_ok
+from ksched_lab.machines import ssh_ok
 from ksched_lab.settings import API_URL, KNOWN_HOSTS, LAB, MASTERS, PKI
 from ksched_lab.util import kubectl, read_pid, run, ssh_cmd
 

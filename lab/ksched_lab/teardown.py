@@ -4,12 +4,25 @@ import contextlib
 import os
 import shutil
 import signal
-import sys
 import time
 from pathlib import Path
 
-from ksched_lab.settings import BRIDGE, CLUSTER_ID, ETCD_DATA, LAB, LAB_SRC, MACHINES, MASTERS, RUN
-from ksched_lab.util import cmdline, die, info, link_exists, log, pid_alive, read_pid, run, stop_pid
+from ksched_lab.machines import ALL
+from ksched_lab.nodes import node_leftovers, remove_cgroups, restore_sysctls, stop_nodes
+from ksched_lab.settings import BRIDGE, CLUSTER_ID, ETCD_DATA, LAB, MACHINES, NODE_STATE, RUN
+from ksched_lab.util import (
+    cmdline,
+    descendants,
+    die,
+    info,
+    link_exists,
+    log,
+    pid_alive,
+    read_pid,
+    remove_cgroup_tree,
+    run,
+    stop_pid,
+)
 
 # programs a leftover scan may stop (never e.g. an ssh or tail that merely mentions .lab/)
 LAB_PROGRAMS = {
@@ -51,16 +64,16 @@ def lab_processes():
 def cmd_down():
     if os.geteuid() != 0:
         die("lab/lab.sh down needs root")
-    # the in-cluster scheduler "pods" (lab/incluster.py): processes, network namespaces, veths
-    run([sys.executable, str(LAB_SRC / "incluster.py"), "stop"], check=False, timeout=60)
     stopped = [pid for pid in lab_processes()]
-    # masters first (SIGTERM to systemd-nspawn = orderly poweroff of the container)
-    for n, _ in MASTERS:
+    # nodes first: their containers are killed (a pod's PID 1 may ignore SIGTERM), then they
+    # power off like the masters; their cgroups and sysctls are given back
+    stop_nodes()
+    for n, _ in ALL:
         pid = read_pid(f"nspawn-{n}")
         if pid:
             log(f"powering off {n}")
             os.kill(pid, signal.SIGTERM)
-    for n, _ in MASTERS:
+    for n, _ in ALL:
         pid = read_pid(f"nspawn-{n}")
         if pid:
             # no second SIGTERM: nspawn takes that as "terminate immediately"
@@ -76,7 +89,8 @@ def cmd_down():
         pid = read_pid(name)
         if pid:
             log(f"stopping {name} (pid {pid})")
-            stop_pid(pid, name)
+            # the API server can linger after it stopped listening; its state is in etcd
+            stop_pid(pid, name, timeout=8 if name == "kube-apiserver" else 20)
     for pid, name in lab_processes().items():
         log(f"stopping leftover {name} (pid {pid})")
         stop_pid(pid, name, timeout=10)
@@ -92,7 +106,7 @@ def cmd_down():
     if zombies:
         info(f"note: exited but not yet reaped by PID 1: {zombies}")
     verify_clean()
-    kept = "etcd data, masters' disks, pki, ssh, hosts, facts.json, logs"
+    kept = "etcd data, machines' disks, nodes' state, pki, ssh, hosts, images, facts.json, logs"
     log(f"lab down: no lab process, mount or link left (kept in {LAB}: {kept})")
 
 
@@ -104,15 +118,19 @@ def remove_mounts_and_links():
         log(f"unmounting {mp}")
         if run(["umount", mp], check=False).returncode != 0:
             run(["umount", "-l", mp], check=False)
-    for n, _ in MASTERS:
+    for n, _ in ALL:
         for link in (f"vb-{n}", f"ve-{n}"):
             if link_exists(link):
                 run(["ip", "link", "del", link], check=False)
     if link_exists(BRIDGE):
         log(f"removing bridge {BRIDGE}")
         run(["ip", "link", "del", BRIDGE], check=False)
-    for n, _ in MASTERS:
+    for n, _ in ALL:
         shutil.rmtree(Path("/run/systemd/nspawn/propagate") / n, ignore_errors=True)
+    # the cgroups nspawn makes at the top of the name=systemd hierarchy (empty once all are off)
+    for d in ("payload", "supervisor"):
+        for h in (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified")):
+            remove_cgroup_tree(h / d)
 
 
 def verify_clean():
@@ -124,28 +142,13 @@ def verify_clean():
         mps = [line.split()[1] for line in f if line.split()[1].startswith(str(LAB) + "/")]
     if mps:
         problems.append(f"mounts: {mps}")
-    links = [link for link in os.listdir("/sys/class/net") if link == BRIDGE or link.startswith("vb-master-")]
+    ours = {BRIDGE} | {f"vb-{n}" for n, _ in ALL}
+    links = sorted(ours & set(os.listdir("/sys/class/net")))
     if links:
         problems.append(f"links: {links}")
+    problems += node_leftovers()
     if problems:
         die("left behind: " + "; ".join(problems))
-
-
-def descendants(pid):
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        kids = children.get(todo.pop(), [])
-        out += kids
-        todo += kids
-    return out
 
 
 def cmd_crash():
@@ -164,13 +167,15 @@ def cmd_crash():
         time.sleep(0.1)
     log(f"killed {len(victims)} lab processes (SIGKILL)")
     remove_mounts_and_links()
+    remove_cgroups()
+    restore_sysctls()  # a reboot starts from the machine's own values
     verify_clean()
 
 
 def cmd_reset():
     """`down`, then wipe the cluster and the masters' disks: the next `up` starts a new cluster."""
     cmd_down()
-    for d in (MACHINES, ETCD_DATA, CLUSTER_ID):
+    for d in (MACHINES, NODE_STATE, ETCD_DATA, CLUSTER_ID):
         if d.is_dir():
             shutil.rmtree(d)
         elif d.exists():

@@ -1,6 +1,7 @@
 """Process, file, HTTP and command helpers shared by the lab's parts."""
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -113,7 +114,18 @@ def start(name, argv, env=None):
     logf.close()
     write(RUN / f"{name}.pid", f"{p.pid}\n")
     write(RUN / f"{name}.exe", f"{argv[0]}\n")
+    write(RUN / f"{name}.argv", json.dumps([str(a) for a in argv]) + "\n")
     return p.pid
+
+
+def running_as(name, argv):
+    """pid of `name` if it runs with exactly `argv` (a new version or flag means a restart)."""
+    pid = read_pid(name)
+    try:
+        same = json.loads((RUN / f"{name}.argv").read_text()) == [str(a) for a in argv]
+    except (OSError, ValueError):
+        same = False
+    return pid if pid and same else None
 
 
 def stop_pid(pid, name, sig=signal.SIGTERM, timeout=20.0):
@@ -223,3 +235,37 @@ def mounted(path):
     path = str(path)
     with open("/proc/self/mounts") as f:
         return any(line.split()[1] == path for line in f)
+
+
+def descendants(pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
+
+
+def remove_cgroup_tree(top):
+    """rmdir a cgroup and everything below it, deepest first; returns what could not go."""
+    if not top.is_dir():
+        return []
+    left = []
+    for d in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        try:
+            d.rmdir()
+        except OSError:
+            left.append(str(d))
+    try:
+        top.rmdir()
+    except OSError:
+        left.append(str(top))
+    return left

@@ -1,0 +1,166 @@
+"""The lab's machines (masters and nodes): Debian systemd hosts booted with systemd-nspawn, each on
+its own overlay of one rootfs (its "disk"), on the lab bridge, reachable over SSH with pinned keys.
+
+A machine keeps its disk across power-off, `lab down` and reboots, like a real host; `reinstall`
+gives it a fresh one.
+"""
+
+import os
+import shutil
+import signal
+
+from ksched_lab.settings import (
+    BRIDGE,
+    HOST_IP,
+    HOSTS,
+    LOGS,
+    MACHINES,
+    MASTERS,
+    NODES,
+    PKI,
+    PREFIX,
+    ROOTFS,
+    SSH,
+)
+from ksched_lab.util import (
+    link_exists,
+    log,
+    mounted,
+    read_pid,
+    run,
+    ssh_cmd,
+    start,
+    stop_pid,
+    tcp_open,
+    wait_for,
+    write,
+)
+
+ALL = [(n, ip) for n, ip in MASTERS] + [(n, ip) for n, ip, _ in NODES]
+
+
+def machine_dirs(name):
+    d = MACHINES / name
+    return d, d / "upper", d / "work", d / "root"
+
+
+def mount_overlay(upper, work, root, lower):
+    run(
+        [
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={lower},upperdir={upper},workdir={work}",
+            root,
+        ]
+    )
+
+
+def install_disk(name, ip, keep_disk=True, extra=None):
+    """Mount the machine's disk; install a fresh one (identity, network, sshd, lab CA, then
+    `extra(root)`) when it has none or `keep_disk` is false. Returns the root directory."""
+    d, upper, work, root = machine_dirs(name)
+    installed = d / ".installed"
+    if keep_disk and installed.exists():
+        if not mounted(root):
+            mount_overlay(upper, work, root, installed.read_text().strip() or ROOTFS.resolve())
+        return root
+    if mounted(root):
+        run(["umount", root])
+    if d.exists():
+        shutil.rmtree(d)
+    for p in (upper, work, root):
+        p.mkdir(parents=True)
+    lower = ROOTFS.resolve()
+    mount_overlay(upper, work, root, lower)
+    h = HOSTS / name
+    write(root / "etc/hostname", f"{name}\n")
+    write(root / "etc/machine-id", (h / "machine-id").read_text(), mode=0o444)
+    hosts = ["127.0.0.1\tlocalhost", f"127.0.1.1\t{name}", f"{HOST_IP}\tksched-lab-host kubernetes"]
+    hosts += [f"{mip}\t{mname}" for mname, mip in ALL if mname != name]
+    write(root / "etc/hosts", "\n".join(hosts) + "\n")
+    write(
+        root / "etc/systemd/network/10-host0.network",
+        f"[Match]\nName=host0\n\n[Network]\nAddress={ip}/{PREFIX}\n"
+        "LinkLocalAddressing=no\nIPv6AcceptRA=no\nLLDP=no\nEmitLLDP=no\n",
+    )
+    (root / "etc/ssh").mkdir(parents=True, exist_ok=True)
+    for f in (root / "etc/ssh").glob("ssh_host_*"):
+        f.unlink()
+    shutil.copyfile(h / "ssh_host_ed25519_key", root / "etc/ssh/ssh_host_ed25519_key")
+    os.chmod(root / "etc/ssh/ssh_host_ed25519_key", 0o600)
+    shutil.copyfile(h / "ssh_host_ed25519_key.pub", root / "etc/ssh/ssh_host_ed25519_key.pub")
+    write(
+        root / "etc/ssh/sshd_config.d/ksched-lab.conf",
+        "HostKey /etc/ssh/ssh_host_ed25519_key\nPermitRootLogin prohibit-password\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUseDNS no\n",
+    )
+    (root / "root/.ssh").mkdir(parents=True, exist_ok=True)
+    os.chmod(root / "root/.ssh", 0o700)
+    write(root / "root/.ssh/authorized_keys", (SSH / "id_ed25519.pub").read_text(), mode=0o600)
+    # the lab CA, for checks from inside a machine (the project installs its own copy)
+    write(root / "etc/ksched-lab/ca.crt", (PKI / "ca.crt").read_text())
+    if extra is not None:
+        extra(root)
+    installed.write_text(f"{lower}\n")
+    return root
+
+
+def is_up(name):
+    return read_pid(f"nspawn-{name}") is not None
+
+
+def boot(name, extra_args=()):
+    root = machine_dirs(name)[3]
+    start(
+        f"nspawn-{name}",
+        [
+            shutil.which("systemd-nspawn") or "/usr/bin/systemd-nspawn",
+            f"--directory={root}",
+            f"--machine={name}",
+            f"--hostname={name}",
+            "--boot",
+            "--keep-unit",
+            "--register=no",  # PID 1 here is not systemd: no machined, no scope
+            f"--network-bridge={BRIDGE}",
+            "--resolv-conf=off",
+            "--timezone=off",
+            "--link-journal=no",
+            "--console=read-only",
+            *extra_args,
+        ],
+    )
+
+
+def ssh_ok(ip):
+    if not tcp_open(ip, 22):
+        return False
+    return run(ssh_cmd(ip, "true"), check=False, timeout=15).returncode == 0
+
+
+def wait_ssh(name, ip, timeout=90):
+    wait_for(
+        f"sshd on {name} ({ip})",
+        lambda: ssh_ok(ip),
+        timeout,
+        interval=0.5,
+        logfile=LOGS / f"nspawn-{name}.log",
+    )
+
+
+def power_off(name):
+    """An orderly halt (SIGTERM to systemd-nspawn); the disk is kept."""
+    pid = read_pid(f"nspawn-{name}")
+    if pid:
+        log(f"powering off {name} (disk kept)")
+        os.kill(pid, signal.SIGTERM)
+        # no second SIGTERM: nspawn takes that as "terminate immediately"
+        stop_pid(pid, f"nspawn-{name}", sig=None, timeout=60)
+    root = machine_dirs(name)[3]
+    if mounted(root):
+        run(["umount", root])
+    for link in (f"vb-{name}", f"ve-{name}"):
+        if link_exists(link):
+            run(["ip", "link", "del", link], check=False)
