@@ -5,7 +5,7 @@ ENV := source scripts/env.sh &&
 PY := .venv/bin/python
 STACK ?= dev
 
-.PHONY: setup test unit lint bench lab-up lab-down lab-status up status down preview
+.PHONY: setup test unit lint bench lab-up lab-down lab-status lab-reset up status down preview
 
 setup:
 	bash scripts/setup.sh
@@ -21,7 +21,7 @@ lint: setup
 	bash scripts/actionlint.sh
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy --explicit-package-bases components __main__.py scripts tests bench lab/incluster.py
+	$(PY) -m mypy --explicit-package-bases components __main__.py scripts tests bench
 
 ## Figures: mock scale, then the lab (restarted fresh, taken down at the end).
 bench: setup
@@ -37,19 +37,21 @@ lab-down:
 lab-status:
 	bash lab/lab.sh status
 
+## Wipe the lab's cluster and machines' disks (lab-down keeps them); the next lab-up starts anew.
+lab-reset:
+	bash lab/lab.sh reset
+
 preview: setup lab-up
 	$(ENV) $(PY) -m scripts.stack preview $(STACK)
 
-## The main job: deploy the dev stack into the lab, run the custom scheduler's pods, summarize.
+## The main job: deploy the dev stack into the lab (reading what is there first), summarize.
 up: setup lab-up
 	$(ENV) $(PY) -m scripts.stack up $(STACK)
-	$(PY) lab/incluster.py start
 	$(ENV) $(PY) -m scripts.stack status $(STACK)
 
 status:
 	$(ENV) $(PY) -m scripts.stack status $(STACK)
 
 down: setup
-	$(PY) lab/incluster.py stop
 	$(ENV) $(PY) -m scripts.stack destroy $(STACK)
 	bash lab/lab.sh down

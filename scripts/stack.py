@@ -182,12 +182,19 @@ def summary(stack: auto.Stack) -> int:
                 cfg, creds, "get", "pods", "-A", "-l", f"app.kubernetes.io/instance={ic.scheduler_name}"
             )
             sample = kubectl(cfg, creds, "-n", "default", "get", "pod", "custom-scheduler-sample")
-            print("pods:")
+            print("pods (node, phase, ready, bound by):")
             for p in (pods or {}).get("items", []) + ([sample] if sample else []):
                 node = p["spec"].get("nodeName") or "(not bound)"
-                problems += node == "(not bound)"
+                phase = p.get("status", {}).get("phase", "?")
+                ready = any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in p.get("status", {}).get("conditions", [])
+                )
+                problems += node == "(not bound)" or (ic.wait_for_ready and not ready)
                 sched = p["spec"].get("schedulerName", "default-scheduler")
-                print(f"  {p['metadata']['namespace']}/{p['metadata']['name']:<44} {node:<12} by {sched}")
+                name = f"{p['metadata']['namespace']}/{p['metadata']['name']}"
+                state = f"{phase:<8} {'ready' if ready else 'NOT ready':<9}"
+                print(f"  {name:<52} {node:<10} {state} by {sched}")
     return 1 if problems else 0
 
 
