@@ -272,7 +272,7 @@ def test_sample_pod() -> None:
     spec = pod["spec"]
     assert spec["schedulerName"] == "custom-k8s-scheduler"
     (container,) = spec["containers"]
-    assert container["image"] == "registry.k8s.io/pause:3.10"
+    assert container["image"] == "registry.k8s.io/pause:3.10.2"
     assert container["resources"]["requests"] == {"cpu": "100m", "memory": "64Mi"}
 
 

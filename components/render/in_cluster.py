@@ -245,7 +245,8 @@ def pdb_spec(spec: InClusterSpec) -> dict[str, Any] | None:
     }
 
 
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
+# kubeadm's pause for 1.37 (cmd/kubeadm/app/constants PauseVersion); the lab builds it locally
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10.2"
 _PAUSE_UID = 65535  # the pause image's own non-root user
 
 
