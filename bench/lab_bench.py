@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,8 +24,11 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.lab import (  # noqa: E402
     MASTERS,
+    NAME,
+    NS,
     Kube,
     LabStack,
+    LeaseWatch,
     Monitor,
     changes,
     dev_config,
@@ -34,6 +36,7 @@ from tests.e2e.lab import (  # noqa: E402
     lab,
     master_ip,
     poll,
+    settled,
     ssh,
 )
 
@@ -93,6 +96,44 @@ def latency(kube: Kube, count: int, scheduler: str | None) -> list[float]:
     return out
 
 
+def incluster_failover(kube: Kube, how: str) -> float:
+    """Seconds from deleting the leader pod / stopping its node until another replica leads."""
+    holder = kube.holder(NAME).split("_", 1)[0]
+    pod = next(p for p in settled(kube) if p["metadata"]["name"] == holder)
+    start = time.monotonic()
+    if how == "delete":
+        kube.request("DELETE", f"/api/v1/namespaces/{NS}/pods/{holder}")
+    else:
+        lab("stop-node", pod["spec"]["nodeName"], timeout=300)
+    gap = poll(lambda: kube.holder(NAME).split("_", 1)[0] not in ("", holder), 60, interval=0.05)
+    since_start = time.monotonic() - start  # includes stopping the node
+    if how == "node":
+        lab("start-node", pod["spec"]["nodeName"], timeout=300)
+    settled(kube)
+    return since_start if how == "node" else gap
+
+
+def incluster_figures(kube: Kube, stack: LabStack, runs: int) -> dict[str, Any]:
+    """The custom scheduler on real nodes: failover when its leader pod is deleted or its node
+    stops, and a ConfigMap change rolled through the Deployment."""
+    settled(kube)
+    out: dict[str, Any] = {
+        "pod_delete_failover_s": [incluster_failover(kube, "delete") for _ in range(runs)],
+        "node_stop_failover_s": [incluster_failover(kube, "node") for _ in range(max(1, runs // 2))],
+    }
+    cfg = dev_config()
+    cfg["inCluster"]["qps"] = 125
+    stack.configure(cfg)
+    with LeaseWatch(kube) as watch:
+        _, total = timed(stack.up)
+    out["rollout"] = {
+        "total_s": total,
+        "leaderless_s": watch.longest_leaderless(),
+        "min_ready": min(n for _, _, n in watch.samples),
+    }
+    return out
+
+
 def p95(values: list[float]) -> float:
     return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
 
@@ -114,7 +155,6 @@ def main() -> None:
         _, results["first_up_s"] = timed(stack.up)
         noop, results["noop_up_s"] = timed(stack.up)
         results["noop_up_changes"] = changes(noop)
-        subprocess.run([sys.executable, str(ROOT / "lab/incluster.py"), "start"], check=True)
         results["graceful_failover_s"] = [failover(kube, "stop") for _ in range(a.runs)]
         results["crash_failover_s"] = [failover(kube, "kill") for _ in range(a.runs)]
         cfg = dev_config()
@@ -138,8 +178,8 @@ def main() -> None:
         }
         results["latency_default_s"] = latency(kube, a.pods, None)
         results["latency_custom_s"] = latency(kube, a.pods, "custom-k8s-scheduler")
+        results["incluster"] = incluster_figures(kube, stack, a.runs)
     finally:
-        subprocess.run([sys.executable, str(ROOT / "lab/incluster.py"), "stop"], check=False)
         stack.destroy()
         stack.remove()
         kube.close()
@@ -172,6 +212,23 @@ def main() -> None:
             "latency default scheduler",
             f"median {med(results['latency_default_s']) * 1000:.0f} ms, "
             f"p95 {p95(results['latency_default_s']) * 1000:.0f} ms",
+            "",
+        ),
+        (
+            "in-cluster failover, leader pod deleted, median",
+            f"{med(results['incluster']['pod_delete_failover_s']):.2f} s",
+            "< 15 s (released, not expired)",
+        ),
+        (
+            "in-cluster failover, leader's node stopped, median",
+            f"{med(results['incluster']['node_stop_failover_s']):.2f} s",
+            "<= 19.4 s",
+        ),
+        (
+            "in-cluster ConfigMap rollout",
+            f"total {results['incluster']['rollout']['total_s']:.1f} s, leaderless "
+            f"{results['incluster']['rollout']['leaderless_s']:.2f} s, "
+            f"min Ready {results['incluster']['rollout']['min_ready']}",
             "",
         ),
         (

@@ -13,7 +13,7 @@ from ksched_lab.control_plane import (
 )
 from ksched_lab.facts import write_facts
 from ksched_lab.masters import cmd_rebuild_master, cmd_start_master, cmd_stop_master, ensure_masters
-from ksched_lab.nodes import ensure_real_nodes
+from ksched_lab.nodes import cmd_start_node, cmd_stop_node, ensure_real_nodes
 from ksched_lab.pki import ensure_pki, ensure_ssh_keys
 from ksched_lab.prereq import ensure_built, ensure_tools
 from ksched_lab.settings import (
@@ -26,6 +26,7 @@ from ksched_lab.settings import (
     LOGS,
     MACHINES,
     MASTERS,
+    NODES,
     RUN,
 )
 from ksched_lab.status import cmd_status
@@ -78,6 +79,7 @@ USAGE = """usage: lab/lab.sh COMMAND
   status               what runs and how healthy it is
   stop-master NAME     power a master off (an outage); start-master NAME boots it with its disk
   rebuild-master NAME  reinstall a master on a fresh disk
+  stop-node NAME       a node outage (its containers die, it powers off); start-node NAME boots it
   restart-apiserver    stop and start kube-apiserver (same flags, same etcd)"""
 
 PER_MASTER = {
@@ -85,6 +87,7 @@ PER_MASTER = {
     "start-master": cmd_start_master,
     "rebuild-master": cmd_rebuild_master,
 }
+PER_NODE = {"stop-node": cmd_stop_node, "start-node": cmd_start_node}
 COMMANDS = {
     "up": cmd_up,
     "down": cmd_down,
@@ -97,6 +100,9 @@ COMMANDS = {
 def main(argv):
     if len(argv) == 3 and argv[1] in PER_MASTER and argv[2] in dict(MASTERS):
         PER_MASTER[argv[1]](argv[2])
+        return 0
+    if len(argv) == 3 and argv[1] in PER_NODE and argv[2] in {n for n, _, _ in NODES}:
+        PER_NODE[argv[1]](argv[2])
         return 0
     if len(argv) == 2 and argv[1] in COMMANDS:
         COMMANDS[argv[1]]()

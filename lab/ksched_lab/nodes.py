@@ -483,3 +483,29 @@ def node_leftovers():
     if routes:
         problems.append(f"routes: {routes}")
     return problems
+
+
+def cmd_stop_node(name):
+    """A node outage: its kubelet stops, its containers die, it powers off (disk kept)."""
+    stop_kubelet(name)
+    kill_containers(name)
+    power_off(name)
+    tops = [h / cgroup_root(name) for h in v1_hierarchies()]
+    left = [d for top in tops for d in remove_cgroup_tree(top)]
+    if left:
+        die(f"{name}'s cgroups still in use: {left}")
+
+
+def cmd_start_node(name):
+    """Boot a node that stop-node powered off; wait until it is Ready and its pods run."""
+    ip, cidr = {n: (i, c) for n, i, c in NODES}[name]
+    if not is_up(name):
+        log(f"booting node {name} ({ip}) with its disk")
+        root = install_disk(name, ip)
+        write_node_files(root, name, ip, cidr)
+        since = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        boot(name, nspawn_args(name))
+        run(["ip", "route", "replace", cidr, "via", ip, "dev", BRIDGE])
+        wait_ssh(name, ip)
+        wait_for(f"node {name} Ready", lambda: node_ready(name), 120, interval=1)
+        wait_for(f"the pods on {name} to run again", lambda: pods_back({name: since}), 180, interval=1)

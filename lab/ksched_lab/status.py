@@ -3,8 +3,8 @@
 import json
 
 from ksched_lab.control_plane import apiserver_ready
-from ksched_lab.machines import ssh_ok
-from ksched_lab.settings import API_URL, KNOWN_HOSTS, LAB, MASTERS, PKI
+from ksched_lab.machines import ALL, ssh_ok
+from ksched_lab.settings import API_URL, KNOWN_HOSTS, LAB, PKI
 from ksched_lab.util import kubectl, read_pid, run, ssh_cmd
 
 
@@ -47,8 +47,8 @@ def cmd_status():
                 f"pods={alloc.get('pods')} requested cpu={cpu_req}m mem={mem_req // (1 << 20)}Mi "
                 f"taints={taints}{'' if not n['spec'].get('unschedulable') else ' UNSCHEDULABLE'}{extra}"
             )
-    print("masters:")
-    for n, ip in MASTERS:
+    print("machines (masters, then real nodes):")
+    for n, ip in ALL:
         pid = read_pid(f"nspawn-{n}")
         sshd = ssh_ok(ip) if pid and KNOWN_HOSTS.exists() else False
         state = (

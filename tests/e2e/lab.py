@@ -98,6 +98,12 @@ class Kube:
                 return None
             raise RuntimeError(f"{method} {path}: {e.code} {e.read()[:300]!r}") from None
 
+    def request_patch(self, path: str, body: Any) -> Any:
+        req = urllib.request.Request(self.server + path, data=json.dumps(body).encode(), method="PATCH")
+        req.add_header("Content-Type", "application/merge-patch+json")
+        with urllib.request.urlopen(req, context=self.ctx, timeout=5) as resp:
+            return json.loads(resp.read() or b"null")
+
     def get(self, path: str) -> Any:
         return self.request("GET", path)
 
@@ -124,7 +130,7 @@ class Kube:
             "containers": [
                 {
                     "name": "pause",
-                    "image": "registry.k8s.io/pause:3.10",
+                    "image": pause_image(),
                     "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
                 }
             ],
@@ -137,6 +143,12 @@ class Kube:
             f"/api/v1/namespaces/{namespace}/pods",
             {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec},
         )
+
+    def logs(self, namespace: str, pod: str) -> str:
+        """The pod's log through the API server (and so the kubelet)."""
+        req = urllib.request.Request(f"{self.server}/api/v1/namespaces/{namespace}/pods/{pod}/log")
+        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as resp:
+            return str(resp.read().decode(errors="replace"))
 
     def pod(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
         pod: dict[str, Any] | None = self.get(f"/api/v1/namespaces/{namespace}/pods/{name}")
@@ -173,9 +185,65 @@ class Kube:
         ]
 
 
+def pause_image() -> str:
+    """The pause image the lab built and imported into every node."""
+    return str(next(i for i in facts()["images"] if "/pause:" in i))
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    conditions = pod.get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def _quantity(value: str) -> float:
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "k": 1e3, "M": 1e6, "G": 1e9}
+    for suffix, factor in units.items():
+        if value.endswith(suffix):
+            return float(value[: -len(suffix)]) * factor
+    return float(value)
+
+
+# kube-scheduler scores a container without requests as if it asked for this much
+# (pkg/scheduler/util: DefaultMilliCPURequest, DefaultMemoryRequest).
+_NONZERO = {"cpu": 0.1, "memory": 200 * 2**20}
+
+
+def most_allocated_nodes(
+    kube: Kube,
+    exclude: frozenset[str] | set[str] = frozenset(),
+    incoming: tuple[str, str] = ("10m", "16Mi"),
+) -> set[str]:
+    """The real nodes MostAllocated ranks first for a pod requesting `incoming` (cpu, memory):
+    among those it fits on, the highest mean of (requested + incoming) / allocatable over cpu and
+    memory (weights 1 and 1), ties included."""
+    real = {n["name"] for n in facts()["nodes"]}
+    all_nodes = kube.get("/api/v1/nodes")["items"]
+    nodes = {n["metadata"]["name"]: n for n in all_nodes if n["metadata"]["name"] in real}
+    requested = {name: {"cpu": 0.0, "memory": 0.0} for name in nodes}
+    for p in kube.get("/api/v1/pods")["items"]:
+        node = p["spec"].get("nodeName")
+        if node not in requested or p["metadata"]["name"] in exclude:
+            continue
+        if p.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            continue
+        for c in p["spec"]["containers"]:
+            asked = c.get("resources", {}).get("requests", {})
+            for r in ("cpu", "memory"):
+                requested[node][r] += _quantity(asked[r]) if r in asked else _NONZERO[r]
+    want = {"cpu": _quantity(incoming[0]), "memory": _quantity(incoming[1])}
+    score = {}
+    for name, n in nodes.items():
+        alloc = {r: _quantity(n["status"]["allocatable"][r]) for r in ("cpu", "memory")}
+        fits = all(requested[name][r] + want[r] <= alloc[r] for r in alloc)
+        if fits and not n["spec"].get("unschedulable"):
+            score[name] = sum((requested[name][r] + want[r]) / alloc[r] for r in alloc)
+    best = max(score.values())
+    return {name for name, s in score.items() if abs(s - best) < 1e-9}
+
+
 def ssh(master: str, script: str, timeout: float = 30, check: bool = True) -> str:
     f = facts()
-    ip = {m["name"]: m["ip"] for m in f["masters"]}[master]
+    ip = {m["name"]: m["ip"] for m in [*f["masters"], *f["nodes"]]}[master]
     cmd = [
         "ssh",
         "-i",
@@ -317,6 +385,62 @@ class Monitor:
     def longest_leaderless(self) -> float:
         longest, start = 0.0, None
         for t, _, holder in self.samples:
+            if not holder and start is None:
+                start = t
+            elif holder and start is not None:
+                longest, start = max(longest, t - start), None
+        return longest
+
+
+# ------------------------------------------------------------------ the in-cluster scheduler
+NS = "kube-system"
+NAME = "custom-k8s-scheduler"
+SELECTOR = f"app.kubernetes.io%2Finstance%3D{NAME}"
+
+
+def scheduler_pods(kube: Kube) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = kube.get(f"/api/v1/namespaces/{NS}/pods?labelSelector={SELECTOR}")["items"]
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+def settled(kube: Kube) -> list[dict[str, Any]]:
+    """Two Ready replicas and a leader; returns the replicas."""
+    found: list[dict[str, Any]] = []
+
+    def ok() -> bool:
+        found[:] = scheduler_pods(kube)
+        return len(found) == 2 and all(ready(p) for p in found) and bool(kube.holder(NAME))
+
+    poll(ok, 180, interval=0.5)
+    return found
+
+
+class LeaseWatch:
+    """Samples the lease holder and the Ready replicas every 100 ms."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+        self.samples: list[tuple[float, str, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pods = scheduler_pods(self.kube)
+            self.samples.append((time.monotonic(), self.kube.holder(NAME), sum(ready(p) for p in pods)))
+            time.sleep(0.1)
+
+    def __enter__(self) -> LeaseWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def longest_leaderless(self) -> float:
+        longest, start = 0.0, None
+        for t, holder, _ in self.samples:
             if not holder and start is None:
                 start = t
             elif holder and start is not None:
