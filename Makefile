@@ -21,7 +21,7 @@ lint: setup
 	bash scripts/actionlint.sh
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy --explicit-package-bases components __main__.py scripts tests bench
+	$(PY) -m mypy --explicit-package-bases components __main__.py scripts tests bench tools
 
 ## Figures: mock scale, then the lab (restarted fresh, taken down at the end).
 bench: setup

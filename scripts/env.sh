@@ -33,7 +33,7 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 
-# Dev-only passphrase for the passphrase secrets provider of local stacks.
+# Passphrase for the local stacks (dev, render) of the passphrase secrets provider.
 # It is documented and NOT a secret: set PULUMI_CONFIG_PASSPHRASE(_FILE) for anything real.
 if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
     export PULUMI_CONFIG_PASSPHRASE=dev-stack-passphrase-not-secret

@@ -239,6 +239,84 @@ else
     step dynamic-provider-host install_dynamic_host
 fi
 
+# ---- stand-in Python language host (tools/langhost) ---------------------------
+# Lets plain `pulumi preview/up/...` run __main__.py where the official host cannot be built.
+# Installed into the plugin cache only when no official pulumi-language-python is found (beside
+# the CLI, in the plugin cache or on PATH); the CLI prefers a host beside itself or on PATH to the
+# plugin cache, so an official host is used whenever it is there.
+LANGHOST_SRC="$REPO/tools/langhost"
+LANGHOST_MARK="ksched stand-in language host"
+LANGHOST_CACHED="$PULUMI_HOME/plugins/language-python-v$PULUMI_VERSION/pulumi-language-python"
+
+# official_langhost: prints the path of an official Python language host, if there is one.
+official_langhost() {
+    local candidate
+    for candidate in "$(dirname "$(readlink -f "$PULUMI")")/pulumi-language-python" \
+        "$PULUMI_HOME"/plugins/language-python-v*/pulumi-language-python \
+        "$(command -v pulumi-language-python || true)"; do
+        if [[ -f "$candidate" && -x "$candidate" ]] && ! grep -qs "$LANGHOST_MARK" "$candidate"; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+build_langhost_standin() { # DIR KEY: a venv with the pinned SDK, the host, the SDK's exec script, a launcher
+    local dir="$1" sdk
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    python3 -m venv "$dir/venv"
+    "$dir/venv/bin/python" -m pip install -q --disable-pip-version-check -r "$LANGHOST_SRC/requirements.txt"
+    "$dir/venv/bin/python" -m pip check
+    install -m 0644 "$LANGHOST_SRC/pulumi_language_python.py" "$dir/pulumi_language_python.py"
+    sdk="$(go_mod_dir "github.com/pulumi/pulumi/sdk/v3@$PULUMI_SDK_MODVER")"
+    install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$dir/pulumi-language-python-exec"
+    cat >"$dir/pulumi-language-python" <<EOF
+#!/bin/sh
+# $LANGHOST_MARK (tools/langhost of the kube-scheduler repository), NOT the official
+# pulumi-language-python: installed by scripts/toolchain.sh only where the official host is absent.
+exec "$dir/venv/bin/python" -I "$dir/pulumi_language_python.py" --exec "$dir/pulumi-language-python-exec" "\$@"
+EOF
+    chmod 0755 "$dir/pulumi-language-python"
+    [[ "$("$dir/pulumi-language-python" --version)" == "$PULUMI_VERSION" ]]
+    echo "$2" >"$dir/stamp"
+}
+
+# `pulumi plugin install` refuses language plugins ("bundled with Pulumi"): write the plugin cache's
+# layout directly, marked ours.
+install_langhost_standin() { # LAUNCHER
+    mkdir -p "$(dirname "$LANGHOST_CACHED")"
+    install -m 0755 "$1" "$LANGHOST_CACHED.tmp"
+    mv -f "$LANGHOST_CACHED.tmp" "$LANGHOST_CACHED"
+    "$PULUMI" plugin ls
+}
+
+if official="$(official_langhost)"; then
+    if grep -qs "$LANGHOST_MARK" "$LANGHOST_CACHED"; then
+        echo "==> remove-language-python-standin"
+        rm -rf "$(dirname "$LANGHOST_CACHED")"
+    fi
+    skip language-python-standin "not needed: official host $official"
+else
+    # Keyed by what goes into it, so worktrees with different versions do not overwrite each other.
+    LANGHOST_KEY="$(cat "$LANGHOST_SRC/pulumi_language_python.py" "$LANGHOST_SRC/requirements.txt" \
+        <(echo "$PULUMI_SDK_MODVER $(python3 --version)") | sha256sum | cut -c1-16)"
+    LANGHOST_DIR="$TC/langhost/$LANGHOST_KEY"
+    if [[ -f "$LANGHOST_DIR/stamp" && "$(cat "$LANGHOST_DIR/stamp")" == "$LANGHOST_KEY" ]]; then
+        skip language-python-standin "$LANGHOST_DIR"
+    else
+        step language-python-standin build_langhost_standin "$LANGHOST_DIR" "$LANGHOST_KEY"
+    fi
+    if [[ -f "$LANGHOST_DIR/stamp" ]]; then
+        if cmp -s "$LANGHOST_DIR/pulumi-language-python" "$LANGHOST_CACHED"; then
+            skip install-language-python-standin "$LANGHOST_CACHED"
+        else
+            step install-language-python-standin install_langhost_standin "$LANGHOST_DIR/pulumi-language-python"
+        fi
+    fi
+fi
+
 # ---- resource plugins -------------------------------------------------------
 build_kubernetes() { # VERSION MODVER OUT
     local ver="$1" modver="$2" out="$3" dir="$SRC/plugins/kubernetes-$1"
