@@ -91,7 +91,7 @@ BAD: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
     (
         "version-too-old",
         [("kubernetesVersion", "1.20.0")],
-        ["kube-scheduler:kubernetesVersion", "'1.20.0'", "supported: 1.29 to 1.36"],
+        ["kube-scheduler:kubernetesVersion", "'1.20.0'", "supported: 1.29 to 1.37"],
     ),
     (
         "version-malformed",
@@ -270,7 +270,7 @@ def test_missing_ca_is_reported_with_field_errors() -> None:
     with pytest.raises(ConfigError) as info:
         load_config(raw)
     assert info.value.problems == [
-        "kube-scheduler:kubernetesVersion: expected a version 1.MINOR.PATCH (supported: 1.29 to 1.36), "
+        "kube-scheduler:kubernetesVersion: expected a version 1.MINOR.PATCH (supported: 1.29 to 1.37), "
         "got '1.20.0'",
         "kube-scheduler:caCert: required (or caCertFile), got nothing",
         "kube-scheduler:caKey: required (or caKeyFile), got nothing",

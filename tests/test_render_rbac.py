@@ -2,7 +2,7 @@
 
 Expected facts come from the `system:kube-scheduler` ClusterRole in
 plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go at v1.29.15 ...
-v1.36.3 and the default feature gates of each release.
+v1.36.3, v1.37.2 and the default feature gates of each release.
 """
 
 from __future__ import annotations
@@ -72,10 +72,11 @@ PERMISSIONS = [
     # Older DRA API, never on by default in a supported minor.
     ("resource.k8s.io", "podschedulingcontexts", "get", 99, None),
     ("resource.k8s.io", "resourceclasses", "get", 99, None),
-    # CoordinatedLeaderElection is off by default through 1.36.
+    # CoordinatedLeaderElection is off by default through 1.37.
     ("coordination.k8s.io", "leasecandidates", "create", 99, None),
-    # DRADeviceTaintRules is off by default through 1.36.
-    ("resource.k8s.io", "devicetaintrules", "list", 99, None),
+    # DRADeviceTaintRules: GA and on by default in 1.37 (the 1.37 scheduler watches them).
+    ("resource.k8s.io", "devicetaintrules", "list", 37, None),
+    ("resource.k8s.io", "devicetaintrules", "watch", 37, None),
     # system:volume-scheduler's, bound separately.
     ("storage.k8s.io", "storageclasses", "list", 99, None),
     ("", "persistentvolumes", "update", 99, None),

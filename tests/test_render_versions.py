@@ -12,7 +12,7 @@ from components.render.versions import (
     scheduler_config_api_version,
 )
 
-ALL_MINORS = range(29, 37)  # 1.29 to 1.36, as the project supports
+ALL_MINORS = range(29, 38)  # 1.29 to 1.37, as the project supports
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,7 @@ ALL_MINORS = range(29, 37)  # 1.29 to 1.36, as the project supports
         pytest.param("1.34.2", KubeVersion(1, 34, 2), id="plain"),
         pytest.param("v1.34.2", KubeVersion(1, 34, 2), id="v-prefix"),
         pytest.param("1.29.0", KubeVersion(1, 29, 0), id="lowest-minor"),
-        pytest.param("v1.36.3", KubeVersion(1, 36, 3), id="highest-minor"),
+        pytest.param("v1.37.2", KubeVersion(1, 37, 2), id="highest-minor"),
         pytest.param(" 1.30.14\n", KubeVersion(1, 30, 14), id="surrounding-whitespace"),
     ],
 )
@@ -32,24 +32,24 @@ def test_parse_accepts(text: str, expected: KubeVersion) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        pytest.param("1.28.9", "not supported (supported: 1.29 to 1.36)", id="below-range"),
-        pytest.param("1.37.0", "not supported (supported: 1.29 to 1.36)", id="above-range"),
-        pytest.param("2.34.0", "not supported (supported: 1.29 to 1.36)", id="major-2"),
+        pytest.param("1.28.9", "not supported (supported: 1.29 to 1.37)", id="below-range"),
+        pytest.param("1.38.0", "not supported (supported: 1.29 to 1.37)", id="above-range"),
+        pytest.param("2.34.0", "not supported (supported: 1.29 to 1.37)", id="major-2"),
         pytest.param("1.34", "not of the form 1.MINOR.PATCH", id="no-patch"),
         pytest.param("v1.34.2-rc.1", "not of the form 1.MINOR.PATCH", id="pre-release"),
         pytest.param("latest", "not of the form 1.MINOR.PATCH", id="word"),
-        pytest.param("", "supported: 1.29 to 1.36", id="empty"),
+        pytest.param("", "supported: 1.29 to 1.37", id="empty"),
     ],
 )
 def test_parse_rejects(text: str, message: str) -> None:
-    with pytest.raises(ValueError, match=r"supported: 1\.29 to 1\.36") as err:
+    with pytest.raises(ValueError, match=r"supported: 1\.29 to 1\.37") as err:
         parse_kube_version(text)
     assert message in str(err.value)
     assert repr(text) in str(err.value)  # the message quotes the bad value
 
 
-def test_supported_range_is_29_to_36() -> None:
-    assert SUPPORTED_MINORS == (29, 36)
+def test_supported_range_is_29_to_37() -> None:
+    assert SUPPORTED_MINORS == (29, 37)
 
 
 def test_str_and_tag() -> None:

@@ -3,6 +3,7 @@
 Source: the `system:kube-scheduler` ClusterRole in
 plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go of k8s.io/kubernetes
 v1.29.15, v1.30.14, v1.31.14, v1.32.13, v1.33.13, v1.34.4, v1.35.4, v1.36.3,
+v1.37.2,
 and the feature-gate defaults in pkg/features (k8s.io/apiserver for
 CoordinatedLeaderElection). Rules that upstream grants only behind a feature
 gate are included from the minor in which that gate is on by default, because
@@ -12,9 +13,10 @@ Deliberate differences from the built-in role:
 - The lease rules name the given lease instead of `kube-scheduler`.
 - 1.31+ upstream also grants lease list/watch and `leasecandidates`
   unconditionally; both serve CoordinatedLeaderElection only, off by default
-  through 1.36, so they are kept behind that gate here.
+  through 1.37, so they are kept behind that gate here.
 - 1.35+ upstream grants scheduling.k8s.io workloads (1.35) / podgroups (1.36)
-  behind GenericWorkload, off by default: not included.
+  behind GenericWorkload, off by default through 1.37 (beta in 1.37); 1.37 adds
+  compositepodgroups behind CompositePodGroup (alpha): not included.
 `system:volume-scheduler` is bound separately by the component.
 """
 
@@ -29,13 +31,13 @@ from components.render.versions import KubeVersion
 # First minor in which each gate is on by default (None: off in every
 # supported minor). Upstream: DynamicResourceAllocation GA in 1.34;
 # DRAExtendedResource and DRAResourceClaimGranularStatusAuthorization default on
-# in 1.36; DRADeviceTaintRules (devicetaintrules) off by default through 1.36.
+# in 1.36; DRADeviceTaintRules (devicetaintrules) GA and on by default in 1.37.
 _GATE_DEFAULT_ON_FROM: dict[str, int | None] = {
     "CoordinatedLeaderElection": None,
     "DynamicResourceAllocation": 34,
     "DRAExtendedResource": 36,
     "DRAResourceClaimGranularStatusAuthorization": 36,
-    "DRADeviceTaintRules": None,
+    "DRADeviceTaintRules": 37,
 }
 
 _READ = ("get", "list", "watch")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 # Inclusive range of supported 1.x minors. 1.29 is the first release without
 # kubescheduler.config.k8s.io/v1beta3, so v1 is the only config API left.
-SUPPORTED_MINORS: tuple[int, int] = (29, 36)
+SUPPORTED_MINORS: tuple[int, int] = (29, 37)
 
 _VERSION_RE = re.compile(r"v?(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)")
 

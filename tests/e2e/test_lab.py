@@ -395,7 +395,7 @@ def test_unit_exposure_score_and_restricted_pod_template(stack: LabStack, kube: 
 
 
 BAD_INPUT = [
-    ("kubernetesVersion", "1.20.0", "supported: 1.29 to 1.36"),
+    ("kubernetesVersion", "1.20.0", "supported: 1.29 to 1.37"),
     ("bareMetal.hosts.1.name", "master-1", "unique name"),
     ("bareMetal.hosts.0.hostKeyFile", None, "pinned SSH public key"),
     ("inCluster.replicas", 0, "greater than or equal to 1"),
