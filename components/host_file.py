@@ -74,8 +74,23 @@ class Target:
         }
 
 
+# What a write keeps of a file it replaces — the version the running service was started with —
+# until the service is healthy on the new one: what a failed restart rolls back to.
+PREVIOUS = ".ksched-prev"
+
+
+def keep_previous_lines(new: str, dst: str, prev: str) -> list[str]:
+    """Before `new` replaces `dst` (shell words): keep `dst` as `prev`, unless a kept version is
+    already there (it is older and known good) or nothing changes."""
+    return [f"if [ -f {dst} ] && [ ! -e {prev} ] && ! cmp -s {new} {dst}; then cp -p -- {dst} {prev}; fi"]
+
+
 def write_script(spec: FileSpec, render_root: str | None = None) -> str:
-    """Shell script that installs stdin as `spec.path` (below `render_root` when rendering)."""
+    """Shell script that installs stdin as `spec.path` (below `render_root` when rendering).
+
+    Same content as the file already has: only owner and mode are set, the file is not replaced
+    (its time stays, so the service is not taken for running an older version of it).
+    """
     path = (render_root or "") + spec.path
     q = shlex.quote
     lines = ["set -eu", "umask 077", f"dst={q(path)}", 'dir=$(dirname -- "$dst")']
@@ -86,12 +101,19 @@ def write_script(spec: FileSpec, render_root: str | None = None) -> str:
         'tmp=$(mktemp "$dir/.pulumi-write.XXXXXX")',
         "trap 'rm -f -- \"$tmp\"' EXIT",
         'cat >"$tmp"',
+        'if [ -f "$dst" ] && cmp -s "$tmp" "$dst"; then target="$dst"; else target="$tmp"; fi',
     ]
     if render_root is None:
-        lines.append(f'chown {q(spec.owner)}:{q(spec.group)} -- "$tmp"')
+        lines.append(f'chown {q(spec.owner)}:{q(spec.group)} -- "$target"')
+    lines.append(f'chmod {q(spec.mode)} -- "$target"')
+    lines.append('if [ "$target" = "$tmp" ]; then')
+    if render_root is None:
+        lines += ["  " + line for line in keep_previous_lines('"$tmp"', '"$dst"', f'"$dst{PREVIOUS}"')]
     lines += [
-        f'chmod {q(spec.mode)} -- "$tmp"',
-        'mv -f -- "$tmp" "$dst"',
+        '  mv -f -- "$tmp" "$dst"',
+        "else",
+        '  rm -f -- "$tmp"',
+        "fi",
         "trap - EXIT",
         f'echo "wrote $dst ({spec.mode} {spec.owner}:{spec.group})"',
     ]
@@ -99,7 +121,8 @@ def write_script(spec: FileSpec, render_root: str | None = None) -> str:
 
 
 def delete_script(spec: FileSpec, render_root: str | None = None) -> str:
-    return f"rm -f -- {shlex.quote((render_root or '') + spec.path)}\n"
+    path = (render_root or "") + spec.path
+    return f"rm -f -- {shlex.quote(path)} {shlex.quote(path + PREVIOUS)}\n"
 
 
 @dataclass(frozen=True)
