@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ import pulumi_command as command
 from components import builtin
 from components.config import BareMetal, ResolvedBinary, ResolvedHost
 from components.host_file import (
+    PREVIOUS,
     FileSpec,
     HostCheck,
     Target,
@@ -18,6 +20,7 @@ from components.host_file import (
     file_check,
     file_check_script,
     file_state,
+    keep_previous_lines,
     run,
     write_file,
 )
@@ -31,6 +34,15 @@ USER = "kube-scheduler"
 UNIT_PATH = "/etc/systemd/system/" + SERVICE
 # /healthz needs no credentials; the serving cert has 127.0.0.1 in its SANs, so curl verifies it.
 HEALTHZ = "https://127.0.0.1:10259/healthz"
+
+
+def health_url(bind_address: str) -> str:
+    """Where the service answers on its host: loopback when it listens everywhere, else the one
+    address it binds (the serving certificate names the host's addresses too)."""
+    if ipaddress.ip_address(bind_address).is_unspecified:
+        return HEALTHZ
+    host = f"[{bind_address}]" if ":" in bind_address else bind_address
+    return HEALTHZ.replace("127.0.0.1", host)
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,7 @@ def download_script(binary: ResolvedBinary, path: str) -> str:
                 f"  echo {q(f'SHA-256 mismatch for {url}: expected {sha}')} >&2; exit 1",
                 "fi",
                 'chmod 0755 "$tmp"',
+                *keep_previous_lines('"$tmp"', q(path), q(path + PREVIOUS)),
                 f'mv -f -- "$tmp" {q(path)}',
                 "trap - EXIT",
                 f"echo {q(f'installed {path} sha256={sha}')}",
@@ -174,6 +187,7 @@ def install_upload_script(sha: str, staged: str, path: str) -> str:
                 "fi",
                 f"chown root:root -- {q(staged)}",
                 f"chmod 0755 -- {q(staged)}",
+                *keep_previous_lines(q(staged), q(path), q(path + PREVIOUS)),
                 f"mv -f -- {q(staged)} {q(path)}",
                 f"echo {q(f'installed {path} sha256={sha}')}",
             ]
@@ -182,33 +196,61 @@ def install_upload_script(sha: str, staged: str, path: str) -> str:
     )
 
 
-def restart_script(inputs: dict[str, str], ca_path: str, timeout_s: int) -> str:
-    """Enable and restart the service, then wait for /healthz to say ok (bounded).
+def restart_script(
+    inputs: dict[str, str], ca_path: str, timeout_s: int, files: list[str], health_url: str = HEALTHZ
+) -> str:
+    """Enable and restart the service, then wait (bounded) for its health endpoint to say ok.
 
-    The first line lists the hash of everything the service reads: a change there is what makes
-    Pulumi run this again, and nothing else does.
+    If it does not, put back the files it ran with before (kept by the write steps as
+    `<file>.ksched-prev`), restart it on them, and fail with the failed run's journal: a bad change
+    leaves the master on its last good version. The first line lists the hash of everything the
+    service reads: a change there is what makes Pulumi run this again, and nothing else does.
     """
     q = shlex.quote
     listed = " ".join(f"{k}={v[:16]}" for k, v in sorted(inputs.items()))
+    managed = " ".join(q(f) for f in files)
+    previous = " ".join(q(f + PREVIOUS) for f in files)
     return (
         "\n".join(
             [
                 f"# restart when these change: {listed}",
                 "set -eu",
+                "wait_healthy() {",
+                "  deadline=$(( $(date +%s) + $1 ))",
+                "  while :; do",
+                f"    body=$(curl -s --max-time 2 --cacert {q(ca_path)} {q(health_url)} || true)",
+                '    if [ "$body" = ok ]; then return 0; fi',
+                '    if [ "$(date +%s)" -ge "$deadline" ]; then return 1; fi',
+                "    sleep 1",
+                "  done",
+                "}",
+                "started=$(date +%s)",
                 f"systemctl enable --quiet {SERVICE}",
                 f"systemctl restart {SERVICE}",
-                f"deadline=$(( $(date +%s) + {timeout_s} ))",
-                "while :; do",
-                f"  body=$(curl -s --max-time 2 --cacert {q(ca_path)} {HEALTHZ} || true)",
-                '  if [ "$body" = ok ]; then echo "$(hostname): kube-scheduler healthy"; exit 0; fi',
-                '  if [ "$(date +%s)" -ge "$deadline" ]; then',
-                f'    echo "$(hostname): kube-scheduler not healthy after {timeout_s}s (got: $body)" >&2',
-                f"    systemctl --no-pager --lines=0 status {SERVICE} >&2 || true",
-                f"    journalctl -u {SERVICE} -n 15 --no-pager -o cat >&2 || true",
-                "    exit 1",
-                "  fi",
-                "  sleep 1",
+                f"if wait_healthy {timeout_s}; then",
+                f"  rm -f -- {previous}",
+                '  echo "$(hostname): kube-scheduler healthy"',
+                "  exit 0",
+                "fi",
+                f'echo "$(hostname): kube-scheduler not healthy after {timeout_s}s (got: $body)" >&2',
+                f'journalctl -u {SERVICE} --since "@$started" -n 20 --no-pager -o cat >&2 || true',
+                'restored=""',
+                f"for f in {managed}; do",
+                f'  if [ -e "$f{PREVIOUS}" ]; then mv -f -- "$f{PREVIOUS}" "$f"; restored="$restored $f"; fi',
                 "done",
+                'if [ -z "$restored" ]; then',
+                '  echo "$(hostname): no earlier version on this master to roll back to" >&2',
+                "  exit 1",
+                "fi",
+                'echo "$(hostname): rolling back to the last good version of:$restored" >&2',
+                "systemctl daemon-reload",
+                f"systemctl restart {SERVICE}",
+                f"if wait_healthy {timeout_s}; then",
+                '  echo "$(hostname): rolled back; healthy again on its last good version" >&2',
+                "else",
+                '  echo "$(hostname): still not healthy after the rollback (got: $body)" >&2',
+                "fi",
+                "exit 1",
             ]
         )
         + "\n"
@@ -313,17 +355,20 @@ class SchedulerHost(pulumi.ComponentResource):
             builtin=args.builtin,
         )
         self._checks: dict[str, HostCheck] = {}
-        child = pulumi.ResourceOptions(parent=self)
 
         ready: list[pulumi.Resource] = []
         if not render:
+            # One master at a time, kubespray's serial: 1: nothing of this master changes before
+            # the previous one runs its new version healthy; a master that fails (and rolls back)
+            # leaves the masters after it untouched.
+            previous = [args.restart_after] if args.restart_after is not None else []
             prepare = self._run(
                 f"{name}-prepare",
                 target,
                 prepare_script(layout),
                 delete=cleanup_script(layout),
                 check=HostCheck("user and directories", prepare_check_script(layout), CHECK_OK),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
             )
             ready = [prepare]
         after_prepare = pulumi.ResourceOptions(parent=self, depends_on=ready)
@@ -368,13 +413,13 @@ class SchedulerHost(pulumi.ComponentResource):
             )
             hashes = {label: content_hash(content) for label, (_, content) in contents.items()}
             hashes["binary"] = pulumi.Output.from_input(args.binary.sha256)
+            managed = [spec.path for spec, _ in contents.values()] + [layout.binary]
+            health = health_url(bm.bind_address)
             script = pulumi.Output.all(**hashes).apply(
-                lambda h: restart_script(dict(h), layout.ca.path, bm.health_timeout_seconds)
+                lambda h: restart_script(dict(h), layout.ca.path, bm.health_timeout_seconds, managed, health)
             )
             deps: list[pulumi.Resource] = [*files.values(), reload, binary]
-            if args.restart_after is not None:
-                deps.append(args.restart_after)
-            inputs = [spec.path for spec, _ in contents.values()] + [layout.binary]
+            inputs = managed
             self.service = self._run(
                 f"{name}-service",
                 target,
@@ -412,7 +457,7 @@ class SchedulerHost(pulumi.ComponentResource):
         binary: ResolvedBinary,
         opts: pulumi.ResourceOptions,
     ) -> pulumi.Resource:
-        delete = f"rm -f -- {shlex.quote(layout.binary)}\n"
+        delete = f"rm -f -- {shlex.quote(layout.binary)} {shlex.quote(layout.binary + PREVIOUS)}\n"
         spec = FileSpec(layout.binary, "0755")
         installed = HostCheck(
             layout.binary, file_check_script(layout.binary), file_state(spec, binary.sha256)

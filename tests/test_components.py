@@ -85,7 +85,9 @@ def test_file_mode_owner_and_secrecy(
         assert f"chmod {mode} " in script
         assert f"chown {owner} " in script
         assert 'mv -f -- "$tmp" "$dst"' in script  # atomic replace
-        assert cmd.inputs["delete"] == f"rm -f -- {path}\n"
+        # a write keeps the replaced version until the service is healthy on the new one
+        assert 'cp -p -- "$dst" "$dst.ksched-prev"' in script
+        assert cmd.inputs["delete"] == f"rm -f -- {path} {path}.ksched-prev\n"
         assert ("stdin" in cmd.secret_paths) is secret
         assert cmd.inputs["logging"] == ("none" if secret else "stdoutAndStderr")
         # Every host command verifies the pinned host key and uses a secret private key.
@@ -140,24 +142,42 @@ def test_no_private_key_in_outputs(run: Run, pki: Pki) -> None:
 # ------------------------------------------------------------------ service and rollout
 
 
-def test_restarts_are_serialized_across_hosts(run: Run) -> None:
-    deps = {h: run.recorder.named(f"masters-{h}-service").dependencies for h in HOSTS}
+def test_masters_change_one_at_a_time(run: Run) -> None:
+    deps = {h: run.recorder.named(f"masters-{h}-prepare").dependencies for h in HOSTS}
     assert not any(d.endswith("-service") for d in deps["master-1"])
+    # nothing of master n+1 changes before master n runs healthy (every step follows prepare)
     assert "masters-master-1-service" in deps["master-2"]
     assert "masters-master-2-service" in deps["master-3"]
-    # ...and each restart waits for everything its host reads.
     for label in ("ca", "cert", "key", "kubeconfig", "config", "unit"):
-        assert f"masters-master-2-file-{label}" in deps["master-2"]
-    assert {"masters-master-2-daemon-reload", "masters-master-2-binary"} <= set(deps["master-2"])
+        assert "masters-master-2-prepare" in run.recorder.named(f"masters-master-2-file-{label}").dependencies
+    # ...and each restart waits for everything its host reads.
+    service = run.recorder.named("masters-master-2-service").dependencies
+    for label in ("ca", "cert", "key", "kubeconfig", "config", "unit"):
+        assert f"masters-master-2-file-{label}" in service
+    assert {"masters-master-2-daemon-reload", "masters-master-2-binary"} <= set(service)
 
 
-def test_service_waits_for_health_and_stops_on_delete(run: Run) -> None:
+def test_service_waits_for_health_rolls_back_and_stops_on_delete(run: Run) -> None:
     svc = run.recorder.named("masters-master-1-service").inputs
-    assert "systemctl restart kube-scheduler.service" in svc["create"]
-    assert "https://127.0.0.1:10259/healthz" in svc["create"]
-    assert '[ "$body" = ok ]' in svc["create"]
-    assert "deadline=$(( $(date +%s) + 60 ))" in svc["create"]
+    script = svc["create"]
+    assert "systemctl restart kube-scheduler.service" in script
+    assert "https://127.0.0.1:10259/healthz" in script
+    assert "if wait_healthy 60; then" in script
+    # healthy: the kept versions are dropped; not healthy: every file it reads, and the binary,
+    # go back to the kept version, and the step fails after the restart on them
+    kept = [f"{path}.ksched-prev" for _label, path, *_ in FILES] + [
+        "/usr/local/bin/kube-scheduler.ksched-prev"
+    ]
+    assert f"rm -f -- {' '.join(kept)}" in script
+    assert 'mv -f -- "$f.ksched-prev" "$f"' in script
+    assert script.rstrip().endswith("exit 1")
     assert svc["delete"] == "systemctl disable --now kube-scheduler.service 2>/dev/null || true\n"
+
+
+def test_health_is_asked_where_the_service_listens(pki: Pki) -> None:
+    c = mutate(base_config(pki, hosts=1), "bareMetal.bindAddress", "10.231.0.11")
+    svc = run_program(as_raw(c)).recorder.named("masters-master-1-service").inputs
+    assert "https://10.231.0.11:10259/healthz" in svc["create"]
 
 
 def _script(r: Run, name: str) -> str:
