@@ -8,8 +8,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.bare_metal import BareMetalSchedulers, BareMetalSchedulersArgs
-from components.config import StackConfig, load_config, program_values
+from components.config import ConfigError, StackConfig, load_config, program_values
 from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs
+from components.skew import skew_problems
 
 
 def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
@@ -50,10 +51,23 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
     return outputs
 
 
+def check_version_skew(cfg: StackConfig) -> None:
+    """Apply mode: refuse a kubernetesVersion the API servers may not run with (ConfigError)."""
+    if cfg.output_mode != "apply":
+        return
+    urls = [cfg.api_server_url] + [h.api_server_url for h in cfg.hosts]
+    problems, warnings = skew_problems(cfg.kubernetes_version, urls, cfg.ca_cert_pem)
+    for warning in warnings:
+        pulumi.log.warn(warning)
+    if problems:
+        raise ConfigError(problems)
+
+
 def program() -> None:
     """The whole Pulumi program: validate the stack's config (raises ConfigError before any
     resource exists), build, export. Used by __main__.py and by Automation API inline runs."""
     values, secret_keys = program_values()
     config = load_config(values, base_dir=Path.cwd(), secret_keys=secret_keys)
+    check_version_skew(config)
     for key, value in build(config).items():
         pulumi.export(key, value)
