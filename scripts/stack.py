@@ -7,6 +7,7 @@ python -m scripts.stack destroy dev  pulumi destroy --yes
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from pulumi import automation as auto
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +35,7 @@ from components.config import (  # noqa: E402
     load_config,
     project_values,
 )
+from components.scheduler_host import HostLayout  # noqa: E402
 from components.stack import program  # noqa: E402
 from scripts import host_state  # noqa: E402
 
@@ -137,6 +140,17 @@ MASTER_PROBE = (
 )
 
 
+def certificate_expiry(creds: Path, host: ResolvedHost, cfg: StackConfig) -> str:
+    """When the master's certificate expires, and from when `make up` replaces it."""
+    out = ssh_run(creds, host, f"cat {HostLayout(cfg.bare_metal.paths.config_dir, '').cert.path}")
+    if out.returncode != 0:
+        return "certificate: not readable"
+    cert = x509.load_pem_x509_certificate(out.stdout.encode())
+    end = cert.not_valid_after_utc
+    renew = end - dt.timedelta(hours=cfg.certificate.early_renewal_hours)
+    return f"expires {end:%Y-%m-%d %H:%M}Z, renewed by `make up` from {renew:%Y-%m-%d %H:%M}Z"
+
+
 def deploy(stack: auto.Stack, on_output: Callable[[str], None]) -> auto.UpResult:
     """`up` from whatever state it finds: read the hosts and the cluster first (refresh), so that
     what the state claims but the world lost is made again."""
@@ -152,11 +166,11 @@ def summary(stack: auto.Stack) -> int:
     problems = 0
     with credentials(cfg) as creds:
         if cfg.bare_metal.enabled and cfg.output_mode == "apply":
-            print("masters (kube-scheduler.service, /healthz):")
+            print("masters (kube-scheduler.service, /healthz, certificate):")
             for h in cfg.hosts:
                 state = ssh(creds, h, MASTER_PROBE)
                 problems += state != "active ok"
-                print(f"  {h.name:<12} {h.address:<16} {state}")
+                print(f"  {h.name:<12} {h.address:<16} {state:<10} {certificate_expiry(creds, h, cfg)}")
             drifted, _ = host_drift(stack, cfg, creds)
             problems += len(drifted)
             print(f"drift (host vs what the stack wrote): {'none' if not drifted else len(drifted)}")
