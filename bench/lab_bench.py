@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,12 +34,14 @@ from tests.e2e.lab import (  # noqa: E402
     Monitor,
     changes,
     dev_config,
+    facts,
     healthz,
     lab,
     master_ip,
     poll,
     settled,
     ssh,
+    ssh_argv,
 )
 
 
@@ -78,6 +82,65 @@ def naive_restart_all() -> None:
     with ThreadPoolExecutor(len(MASTERS)) as pool:
         list(pool.map(lambda m: ssh(m, "systemctl restart kube-scheduler.service"), MASTERS))
     poll(all_healthy, 60, interval=0.1)
+
+
+def upgrade_figures(kube: Kube) -> dict[str, Any]:
+    """Masters at the previous minor upgraded to the lab's: ours (one master at a time, each
+    health-gated) beside the same change applied to all masters at once."""
+    old, new = "v1.36.3", facts()["k8s_version"]
+    old_bin = Path(facts()["cache_dir"]) / "k8s" / old / "bin" / "kube-scheduler"
+    if not old_bin.exists():
+        env = {**os.environ, "K8S_VERSION": old}
+        subprocess.run(["bash", str(ROOT / "lab/build.sh"), "kube-scheduler"], env=env, check=True)
+    stack = LabStack("bench-upgrade", Path(tempfile.mkdtemp(prefix="ksched-bench-")))
+
+    def at(version: str, binary: str | None) -> dict[str, Any]:
+        cfg = dev_config()
+        cfg["kubernetesVersion"] = version.removeprefix("v")
+        cfg["inCluster"] = {"enabled": False}
+        if binary:
+            cfg["bareMetal"]["binary"] = {"localFile": binary}
+        return cfg
+
+    out: dict[str, Any] = {}
+    try:
+        stack.configure(at(old, str(old_bin)))
+        stack.up()
+        stack.configure(at(new, None))
+        with Monitor(kube) as ours:
+            _, total = timed(stack.up)
+        out["ours"] = {"total_s": total, "leaderless_s": ours.longest_leaderless, "max_down": ours.max_down}
+        stack.configure(at(old, str(old_bin)))
+        stack.up()
+        binary = Path(facts()["binaries"]["kube-scheduler"]).read_bytes()
+
+        def naive(m: str) -> None:  # the seeds' way: new binary everywhere, restart everywhere
+            subprocess.run(
+                [
+                    *ssh_argv(m),
+                    "cat > /usr/local/bin/kube-scheduler.new && chmod 755 /usr/local/bin/kube-scheduler.new"
+                    " && mv -f /usr/local/bin/kube-scheduler.new /usr/local/bin/kube-scheduler"
+                    " && systemctl restart kube-scheduler.service",
+                ],
+                input=binary,
+                check=True,
+            )
+
+        with Monitor(kube) as all_at_once:
+            start = time.monotonic()
+            with ThreadPoolExecutor(len(MASTERS)) as pool:
+                list(pool.map(naive, MASTERS))
+            poll(all_healthy, 60, interval=0.1)
+            naive_total = time.monotonic() - start
+        out["restart_all"] = {
+            "total_s": naive_total,
+            "leaderless_s": all_at_once.longest_leaderless,
+            "max_down": all_at_once.max_down,
+        }
+    finally:
+        stack.destroy()
+        stack.remove()
+    return out
 
 
 def latency(kube: Kube, count: int, scheduler: str | None) -> list[float]:
@@ -179,6 +242,8 @@ def main() -> None:
         results["latency_default_s"] = latency(kube, a.pods, None)
         results["latency_custom_s"] = latency(kube, a.pods, "custom-k8s-scheduler")
         results["incluster"] = incluster_figures(kube, stack, a.runs)
+        stack.destroy()
+        results["upgrade"] = upgrade_figures(kube)
     finally:
         stack.destroy()
         stack.remove()
@@ -229,6 +294,20 @@ def main() -> None:
             f"total {results['incluster']['rollout']['total_s']:.1f} s, leaderless "
             f"{results['incluster']['rollout']['leaderless_s']:.2f} s, "
             f"min Ready {results['incluster']['rollout']['min_ready']}",
+            "",
+        ),
+        (
+            "upgrade v1.36.3 -> lab's version: ours",
+            f"leaderless {results['upgrade']['ours']['leaderless_s']:.2f} s, total "
+            f"{results['upgrade']['ours']['total_s']:.1f} s, "
+            f"max down {results['upgrade']['ours']['max_down']}",
+            "",
+        ),
+        (
+            "upgrade, same change to all masters at once",
+            f"leaderless {results['upgrade']['restart_all']['leaderless_s']:.2f} s, total "
+            f"{results['upgrade']['restart_all']['total_s']:.1f} s, "
+            f"max down {results['upgrade']['restart_all']['max_down']}",
             "",
         ),
         (

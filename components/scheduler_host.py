@@ -202,9 +202,10 @@ def restart_script(
     """Enable and restart the service, then wait (bounded) for its health endpoint to say ok.
 
     If it does not, put back the files it ran with before (kept by the write steps as
-    `<file>.ksched-prev`), restart it on them, and fail with the failed run's journal: a bad change
-    leaves the master on its last good version. The first line lists the hash of everything the
-    service reads: a change there is what makes Pulumi run this again, and nothing else does.
+    `<file>.ksched-prev`), restart it on them, and fail with the errors of the failed run: a bad
+    change leaves the master on its last good version. The first line lists the hash of
+    everything the service reads: a change there is what makes Pulumi run this again, and nothing
+    else does.
     """
     q = shlex.quote
     listed = " ".join(f"{k}={v[:16]}" for k, v in sorted(inputs.items()))
@@ -215,10 +216,10 @@ def restart_script(
             [
                 f"# restart when these change: {listed}",
                 "set -eu",
-                "wait_healthy() {",
-                "  deadline=$(( $(date +%s) + $1 ))",
+                "wait_healthy() {  # URL SECONDS",
+                "  deadline=$(( $(date +%s) + $2 ))",
                 "  while :; do",
-                f"    body=$(curl -s --max-time 2 --cacert {q(ca_path)} {q(health_url)} || true)",
+                f'    body=$(curl -s --max-time 2 --cacert {q(ca_path)} "$1" || true)',
                 '    if [ "$body" = ok ]; then return 0; fi',
                 '    if [ "$(date +%s)" -ge "$deadline" ]; then return 1; fi',
                 "    sleep 1",
@@ -227,13 +228,15 @@ def restart_script(
                 "started=$(date +%s)",
                 f"systemctl enable --quiet {SERVICE}",
                 f"systemctl restart {SERVICE}",
-                f"if wait_healthy {timeout_s}; then",
+                f"if wait_healthy {q(health_url)} {timeout_s}; then",
                 f"  rm -f -- {previous}",
                 '  echo "$(hostname): kube-scheduler healthy"',
                 "  exit 0",
                 "fi",
-                f'echo "$(hostname): kube-scheduler not healthy after {timeout_s}s (got: $body)" >&2',
-                f'journalctl -u {SERVICE} --since "@$started" -n 20 --no-pager -o cat >&2 || true',
+                f'echo "$(hostname): kube-scheduler not healthy after {timeout_s}s (got: $body):" >&2',
+                # klog's error and fatal lines of the failed run (its info lines drown them)
+                f'journalctl -u {SERVICE} --since "@$started" --no-pager -o cat'
+                " | grep -E '^[EF][0-9]{4} |rror|ailed' | tail -n 8 >&2 || true",
                 'restored=""',
                 f"for f in {managed}; do",
                 f'  if [ -e "$f{PREVIOUS}" ]; then mv -f -- "$f{PREVIOUS}" "$f"; restored="$restored $f"; fi',
@@ -245,7 +248,10 @@ def restart_script(
                 'echo "$(hostname): rolling back to the last good version of:$restored" >&2',
                 "systemctl daemon-reload",
                 f"systemctl restart {SERVICE}",
-                f"if wait_healthy {timeout_s}; then",
+                # ask where the restored unit listens
+                f"addr=$(sed -n 's/^ExecStart=.* --bind-address=\\([^ ]*\\).*/\\1/p' {q(UNIT_PATH)})",
+                'case "$addr" in ""|0.0.0.0|::) addr=127.0.0.1 ;; *:*) addr="[$addr]" ;; esac',
+                f'if wait_healthy "https://$addr:10259/healthz" {timeout_s}; then',
                 '  echo "$(hostname): rolled back; healthy again on its last good version" >&2',
                 "else",
                 '  echo "$(hostname): still not healthy after the rollback (got: $body)" >&2',

@@ -162,7 +162,7 @@ def test_service_waits_for_health_rolls_back_and_stops_on_delete(run: Run) -> No
     script = svc["create"]
     assert "systemctl restart kube-scheduler.service" in script
     assert "https://127.0.0.1:10259/healthz" in script
-    assert "if wait_healthy 60; then" in script
+    assert "if wait_healthy https://127.0.0.1:10259/healthz 60; then" in script
     # healthy: the kept versions are dropped; not healthy: every file it reads, and the binary,
     # go back to the kept version, and the step fails after the restart on them
     kept = [f"{path}.ksched-prev" for _label, path, *_ in FILES] + [

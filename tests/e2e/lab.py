@@ -241,10 +241,11 @@ def most_allocated_nodes(
     return {name for name, s in score.items() if abs(s - best) < 1e-9}
 
 
-def ssh(master: str, script: str, timeout: float = 30, check: bool = True) -> str:
+def ssh_argv(machine: str) -> list[str]:
+    """ssh to a lab machine as root, its host key pinned."""
     f = facts()
-    ip = {m["name"]: m["ip"] for m in [*f["masters"], *f["nodes"]]}[master]
-    cmd = [
+    ip = {m["name"]: m["ip"] for m in [*f["masters"], *f["nodes"]]}[machine]
+    return [
         "ssh",
         "-i",
         f["ssh"]["private_key"],
@@ -257,9 +258,11 @@ def ssh(master: str, script: str, timeout: float = 30, check: bool = True) -> st
         "-o",
         "ConnectTimeout=5",
         f"root@{ip}",
-        script,
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def ssh(master: str, script: str, timeout: float = 30, check: bool = True) -> str:
+    out = subprocess.run([*ssh_argv(master), script], capture_output=True, text=True, timeout=timeout)
     if check and out.returncode != 0:
         raise RuntimeError(f"ssh {master} {script!r}: rc={out.returncode} {out.stderr[-500:]}")
     return out.stdout.strip()

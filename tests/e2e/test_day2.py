@@ -1,0 +1,193 @@
+"""Day 2 on the masters: a rolling Kubernetes upgrade (1.36 masters against a 1.37 API server, to
+1.37), the version-skew guard, the rollback of a master whose new version fails its health gate,
+drift reported and converged, certificate expiry in view.
+
+The bare-metal path only (the lab builds in-cluster images for its own version). Figures go to
+.bench/day2.json for the README.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from pulumi import automation as auto
+
+from scripts.stack import deploy, summary
+from tests.e2e.lab import MASTERS, ROOT, Kube, LabStack, Monitor, changes, dev_config, facts, poll, ssh
+
+pytestmark = pytest.mark.lab
+
+OLD = "v1.36.3"  # one minor below the lab's API server: allowed by the skew policy
+CONFIG = "/etc/kubernetes/scheduler/kube-scheduler.yaml"
+FIGURES: dict[str, Any] = {}
+
+
+def old_binary() -> str:
+    """The previous minor's real kube-scheduler, built like the lab's (cached by version)."""
+    path = Path(facts()["cache_dir"]) / "k8s" / OLD / "bin" / "kube-scheduler"
+    if not path.exists():
+        subprocess.run(
+            ["bash", str(ROOT / "lab" / "build.sh"), "kube-scheduler"],
+            env={**os.environ, "K8S_VERSION": OLD},
+            check=True,
+            timeout=1800,
+        )
+    return str(path)
+
+
+def bare_metal(version: str, binary: str | None = None) -> dict[str, Any]:
+    cfg = dev_config()
+    cfg["kubernetesVersion"] = version.removeprefix("v")
+    cfg["inCluster"] = {"enabled": False}
+    if binary is not None:
+        cfg["bareMetal"]["binary"] = {"localFile": binary}
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def kube() -> Iterator[Kube]:
+    k = Kube()
+    yield k
+    k.close()
+
+
+@pytest.fixture(scope="module")
+def stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabStack]:
+    s = LabStack("day2", tmp_path_factory.mktemp("day2"))
+    s.configure(bare_metal(OLD, old_binary()))
+    yield s
+    try:
+        s.destroy()
+    finally:
+        s.remove()
+        out = ROOT / ".bench" / "day2.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(FIGURES, indent=2) + "\n")
+
+
+def versions_on_masters() -> dict[str, str]:
+    return {m: ssh(m, "/usr/local/bin/kube-scheduler --version") for m in MASTERS}
+
+
+def main_pids() -> dict[str, str]:
+    return {m: ssh(m, "systemctl show -p MainPID --value kube-scheduler.service") for m in MASTERS}
+
+
+def test_masters_at_the_previous_minor_against_the_newer_api_server(stack: LabStack, kube: Kube) -> None:
+    assert stack.up().summary.result == "succeeded"
+    assert set(versions_on_masters().values()) == {f"Kubernetes {OLD}"}
+    poll(lambda: bool(kube.holder("kube-scheduler")), 30)
+
+
+def test_rolling_upgrade_one_master_at_a_time_lease_held(stack: LabStack, kube: Kube) -> None:
+    new = facts()["k8s_version"]
+    stack.configure(bare_metal(new))  # the lab's binary, the lab's version
+    start = time.monotonic()
+    with Monitor(kube) as mon:
+        result = stack.up()
+    total = time.monotonic() - start
+    assert result.summary.result == "succeeded"
+    assert set(versions_on_masters().values()) == {f"Kubernetes {new}"}
+    for m in MASTERS:
+        unit = ssh(m, "cat /etc/systemd/system/kube-scheduler.service")
+        assert f"Description=Kubernetes scheduler {new}" in unit
+    FIGURES["upgrade"] = {
+        "from": OLD,
+        "to": new,
+        "total_s": round(total, 1),
+        "longest_leaderless_s": round(mon.longest_leaderless, 2),
+        "max_masters_down": mon.max_down,
+    }
+    print(f"\nupgrade {OLD} -> {new}: {FIGURES['upgrade']}")
+    assert mon.max_down <= 1, "two masters were down at the same time"
+    # the leader releases its lease on SIGTERM; a standby takes it on its next retry
+    assert mon.longest_leaderless <= 2 * 2.2 + 1
+
+
+def test_skew_guard_refuses_at_preview_and_creates_nothing(lab_up: None, tmp_path: Any) -> None:
+    s = LabStack("day2-skew", tmp_path)
+    s.configure(bare_metal("v1.35.4", old_binary()))  # two minors below the API server
+    try:
+        with pytest.raises(auto.CommandError) as info:
+            s.preview()
+        text = str(info.value)
+        assert "kube-scheduler:kubernetesVersion: expected a version the API server at" in text
+        assert "may be at most one minor version older (Kubernetes version skew policy)" in text
+        assert "got 1.35.4, more than one minor older" in text
+        assert len((s.stack.export_stack().deployment or {}).get("resources", [])) == 0
+    finally:
+        s.remove()
+
+
+def test_a_master_that_fails_its_health_gate_is_rolled_back(stack: LabStack, kube: Kube) -> None:
+    before = {m: ssh(m, f"sha256sum {CONFIG} /etc/systemd/system/kube-scheduler.service") for m in MASTERS}
+    pids = main_pids()
+    cfg = bare_metal(facts()["k8s_version"])
+    # valid input the scheduler cannot run with: an address no master has
+    cfg["bareMetal"]["bindAddress"] = "10.231.0.250"
+    cfg["bareMetal"]["healthTimeoutSeconds"] = 15
+    stack.configure(cfg)
+    stack.output.clear()
+    with pytest.raises(auto.CommandError):
+        stack.up()
+    text = "\n".join(stack.output)
+    assert "master-1: kube-scheduler not healthy after 15s (got: ):" in text
+    assert "cannot assign requested address" in text  # the failed run's journal
+    assert "master-1: rolled back; healthy again on its last good version" in text
+    # master-1 runs its last good files again; the masters after it were not touched
+    after = {m: ssh(m, f"sha256sum {CONFIG} /etc/systemd/system/kube-scheduler.service") for m in MASTERS}
+    assert after == before
+    assert ssh("master-1", "systemctl is-active kube-scheduler.service") == "active"
+    assert ssh("master-1", "ls /etc/kubernetes/scheduler/*.ksched-prev 2>/dev/null | wc -l") == "0"
+    now = main_pids()
+    assert now["master-1"] != pids["master-1"]
+    assert (now["master-2"], now["master-3"]) == (pids["master-2"], pids["master-3"])
+    # the change withdrawn, the next up converges with no restart anywhere
+    stack.configure(bare_metal(facts()["k8s_version"]))
+    assert stack.up().summary.result == "succeeded"
+    assert main_pids() == now
+
+
+def run_summary(stack: LabStack) -> str:
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        summary(stack.stack)
+    return printed.getvalue()
+
+
+def test_drift_is_reported_with_both_hashes_and_converged_by_make_up(stack: LabStack) -> None:
+    wrote = ssh("master-2", f"sha256sum {CONFIG}").split()[0]
+    ssh("master-2", f"sed -i 's/qps: 50.0/qps: 5.0/' {CONFIG}")
+    edited = ssh("master-2", f"sha256sum {CONFIG}").split()[0]
+    text = run_summary(stack)
+    line = next(x for x in text.splitlines() if "master-2 " + CONFIG in x)
+    assert edited[:16] in line and wrote[:16] in line, line
+    assert "`make up` writes them back" in text
+    result = deploy(stack.stack, stack.output.append)
+    assert {k: v for k, v in changes(result).items() if k != "same"} == {"update": 2}  # file, restart
+    assert ssh("master-2", f"sha256sum {CONFIG}").split()[0] == wrote
+    assert "drift (host vs what the stack wrote): none" in run_summary(stack)
+
+
+def test_certificate_expiry_and_renewal_date_in_the_summary(stack: LabStack) -> None:
+    text = run_summary(stack)
+    for m in MASTERS:
+        pem = ssh(m, "cat /etc/kubernetes/scheduler/pki/kube-scheduler.crt")
+        end = x509.load_pem_x509_certificate(pem.encode()).not_valid_after_utc
+        renew = end.timestamp() - 720 * 3600  # certificate.earlyRenewalHours, default
+        line = next(x for x in text.splitlines() if x.strip().startswith(m))
+        found = re.search(r"expires (\S+ \S+)Z, renewed by `make up` from (\S+ \S+)Z", line)
+        assert found, line
+        assert found.group(1) == f"{end:%Y-%m-%d %H:%M}"
+        assert found.group(2) == time.strftime("%Y-%m-%d %H:%M", time.gmtime(renew))
