@@ -4,6 +4,10 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 PY := .venv/bin/python
 STACK ?= dev
+# `make up K8S_VERSION=1.36.3`: the lab and the dev stack at that version (default: the version the
+# lab runs, or the newest for a new lab); exported so lab/lab.sh and scripts/stack.py both see it.
+K8S_VERSION ?=
+export K8S_VERSION
 
 .PHONY: setup test unit lint bench lab-up lab-down lab-status lab-reset up status down preview
 

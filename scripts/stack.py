@@ -151,6 +151,17 @@ def certificate_expiry(creds: Path, host: ResolvedHost, cfg: StackConfig) -> str
     return f"expires {end:%Y-%m-%d %H:%M}Z, renewed by `make up` from {renew:%Y-%m-%d %H:%M}Z"
 
 
+def set_version_from_env(stack: auto.Stack) -> None:
+    """`make up K8S_VERSION=1.36.3`: the lab and the stack move to that version together (the
+    stack's config file records it, as `pulumi config set` would)."""
+    wanted = os.environ.get("K8S_VERSION", "").removeprefix("v")
+    key = f"{PROJECT}:kubernetesVersion"
+    current = stack.get_all_config().get(key)
+    if wanted and (current is None or current.value != wanted):
+        stack.set_config(key, auto.ConfigValue(wanted))
+        print(f"==> kubernetesVersion: {current.value if current else 'unset'} -> {wanted} (K8S_VERSION)")
+
+
 def deploy(stack: auto.Stack, on_output: Callable[[str], None]) -> auto.UpResult:
     """`up` from whatever state it finds: read the hosts and the cluster first (refresh), so that
     what the state claims but the world lost is made again."""
@@ -223,6 +234,7 @@ def main(argv: list[str]) -> int:
     action, name = argv
     stack = select(name)
     if action in {"up", "preview"}:
+        set_version_from_env(stack)
         try:  # the program validates again; this gives the same list without a traceback
             stack_config(stack)
         except ConfigError as e:

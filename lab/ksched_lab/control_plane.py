@@ -10,6 +10,7 @@ from ksched_lab.settings import (
     API_URL,
     BRIDGE,
     CLUSTER_ID,
+    CLUSTER_VERSION,
     ETCD_BIN,
     ETCD_CLIENT,
     ETCD_DATA,
@@ -149,10 +150,30 @@ def ensure_process(name, argv, ready, timeout, what):
     wait_for(f"{name} ({what})", ready, timeout, logfile=LOGS / f"{name}.log")
 
 
+def _minor(version):
+    return tuple(int(x) for x in version.lstrip("v").split(".")[:2])
+
+
+def check_cluster_version():
+    """An existing cluster moves up one minor at a time, never down (etcd holds objects stored by
+    the newer API server); anything else needs a new cluster."""
+    if not CLUSTER_VERSION.exists() or not (ETCD_DATA / "member").is_dir():
+        return
+    was = CLUSTER_VERSION.read_text().strip()
+    (major, minor), (to_major, to_minor) = _minor(was), _minor(K8S_VERSION)
+    if (to_major, to_minor) < (major, minor) or to_major != major or to_minor > minor + 1:
+        die(
+            f"this lab's cluster runs {was}; {K8S_VERSION} is not the same minor or the next one up. "
+            "`make lab-reset` starts a new cluster at any version"
+        )
+
+
 def ensure_apiserver():
+    check_cluster_version()
     ensure_process(
         "kube-apiserver", apiserver_argv(), apiserver_ready, 90, f"kube-apiserver {K8S_VERSION} on {API_URL}"
     )
+    write(CLUSTER_VERSION, K8S_VERSION + "\n")
 
 
 def ensure_kcm():

@@ -28,6 +28,7 @@ from ksched_lab.util import (
     mounted,
     read_pid,
     run,
+    running_as,
     ssh_cmd,
     start,
     stop_pid,
@@ -112,26 +113,32 @@ def is_up(name):
     return read_pid(f"nspawn-{name}") is not None
 
 
-def boot(name, extra_args=()):
+def boot_argv(name, extra_args=()):
     root = machine_dirs(name)[3]
-    start(
-        f"nspawn-{name}",
-        [
-            shutil.which("systemd-nspawn") or "/usr/bin/systemd-nspawn",
-            f"--directory={root}",
-            f"--machine={name}",
-            f"--hostname={name}",
-            "--boot",
-            "--keep-unit",
-            "--register=no",  # PID 1 here is not systemd: no machined, no scope
-            f"--network-bridge={BRIDGE}",
-            "--resolv-conf=off",
-            "--timezone=off",
-            "--link-journal=no",
-            "--console=read-only",
-            *extra_args,
-        ],
-    )
+    return [
+        shutil.which("systemd-nspawn") or "/usr/bin/systemd-nspawn",
+        f"--directory={root}",
+        f"--machine={name}",
+        f"--hostname={name}",
+        "--boot",
+        "--keep-unit",
+        "--register=no",  # PID 1 here is not systemd: no machined, no scope
+        f"--network-bridge={BRIDGE}",
+        "--resolv-conf=off",
+        "--timezone=off",
+        "--link-journal=no",
+        "--console=read-only",
+        *extra_args,
+    ]
+
+
+def boot(name, extra_args=()):
+    start(f"nspawn-{name}", boot_argv(name, extra_args))
+
+
+def runs_as_booted(name, extra_args=()):
+    """Up, and booted with these arguments (a node's bind-mounted binaries name their version)."""
+    return running_as(f"nspawn-{name}", boot_argv(name, extra_args)) is not None
 
 
 def ssh_ok(ip):

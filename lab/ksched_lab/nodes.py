@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 from ksched_lab.images import ensure_images
-from ksched_lab.machines import boot, install_disk, is_up, power_off, wait_ssh
+from ksched_lab.machines import boot, install_disk, is_up, power_off, runs_as_booted, wait_ssh
 from ksched_lab.settings import (
     API_URL,
     BRIDGE,
@@ -387,6 +387,9 @@ def ensure_real_nodes():
     set_sysctls()
     booted = {}
     for name, ip, cidr in NODES:
+        if is_up(name) and not runs_as_booted(name, nspawn_args(name)):
+            log(f"node {name} runs another version: stopping it to boot it at {K8S_VERSION}")
+            cmd_stop_node(name)
         if not is_up(name):
             log(f"booting node {name} ({ip}, pods {cidr})")
             root = install_disk(name, ip)

@@ -11,7 +11,18 @@ CACHE = Path(
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ksched"
 )
 
-K8S_VERSION = os.environ.get("K8S_VERSION", "v1.37.2")
+DEFAULT_K8S_VERSION = "v1.37.2"  # the newest release the Go module proxy serves
+
+
+def _k8s_version():
+    """K8S_VERSION if given; else the version this lab's cluster runs; else the newest."""
+    if os.environ.get("K8S_VERSION"):
+        return "v" + os.environ["K8S_VERSION"].removeprefix("v")
+    recorded = LAB / "cluster-version"
+    return recorded.read_text().strip() if recorded.exists() else DEFAULT_K8S_VERSION
+
+
+K8S_VERSION = _k8s_version()
 ETCD_VERSION = os.environ.get("ETCD_VERSION", "v3.6.16")
 KWOK_VERSION = os.environ.get("KWOK_VERSION", "v0.8.0")
 K8S_BIN = CACHE / "k8s" / K8S_VERSION / "bin"
@@ -83,6 +94,7 @@ NODE_STATE = LAB / "nodes"  # per node: containerd and kubelet state on this mac
 ETCD_DATA = LAB / "etcd"
 # the CA the cluster data was made with: a new CA needs a new cluster (lab reset)
 CLUSTER_ID = LAB / "cluster-ca.sha256"
+CLUSTER_VERSION = LAB / "cluster-version"  # the Kubernetes version its API server last ran
 ADMIN_KUBECONFIG = LAB / "admin.kubeconfig"
 KNOWN_HOSTS = SSH / "known_hosts"
 FACTS = LAB / "facts.json"

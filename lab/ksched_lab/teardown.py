@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ksched_lab.machines import ALL
 from ksched_lab.nodes import node_leftovers, remove_cgroups, restore_sysctls, stop_nodes
-from ksched_lab.settings import BRIDGE, CLUSTER_ID, ETCD_DATA, LAB, MACHINES, NODE_STATE, RUN
+from ksched_lab.settings import BRIDGE, CLUSTER_ID, CLUSTER_VERSION, ETCD_DATA, LAB, MACHINES, NODE_STATE, RUN
 from ksched_lab.util import (
     cmdline,
     descendants,
@@ -175,7 +175,7 @@ def cmd_crash():
 def cmd_reset():
     """`down`, then wipe the cluster and the masters' disks: the next `up` starts a new cluster."""
     cmd_down()
-    for d in (MACHINES, NODE_STATE, ETCD_DATA, CLUSTER_ID):
+    for d in (MACHINES, NODE_STATE, ETCD_DATA, CLUSTER_ID, CLUSTER_VERSION):
         if d.is_dir():
             shutil.rmtree(d)
         elif d.exists():
