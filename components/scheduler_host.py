@@ -182,6 +182,12 @@ def install_upload_script(sha: str, staged: str, path: str) -> str:
         "\n".join(
             [
                 "set -eu",
+                # run again with nothing uploaded (only this step changed): it is in place already
+                f"if [ ! -e {q(staged)} ] && echo {q(sha + '  ' + path)} | sha256sum -c --quiet - 2>/dev/null",
+                "then",
+                f"  chown root:root -- {q(path)}; chmod 0755 -- {q(path)}",
+                f"  echo {q(f'{path} sha256={sha} already installed')}; exit 0",
+                "fi",
                 f"if ! echo {q(sha + '  ' + staged)} | sha256sum -c --quiet -; then",
                 f"  echo {q(f'SHA-256 mismatch for uploaded {staged}: expected {sha}')} >&2; exit 1",
                 "fi",
