@@ -183,8 +183,8 @@ def install_upload_script(sha: str, staged: str, path: str) -> str:
             [
                 "set -eu",
                 # run again with nothing uploaded (only this step changed): it is in place already
-                f"if [ ! -e {q(staged)} ] && echo {q(sha + '  ' + path)} | sha256sum -c --quiet - 2>/dev/null",
-                "then",
+                f"if [ ! -e {q(staged)} ] &&",
+                f"  echo {q(sha + '  ' + path)} | sha256sum -c --quiet - 2>/dev/null; then",
                 f"  chown root:root -- {q(path)}; chmod 0755 -- {q(path)}",
                 f"  echo {q(f'{path} sha256={sha} already installed')}; exit 0",
                 "fi",
