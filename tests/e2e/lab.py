@@ -295,7 +295,10 @@ def dev_config() -> dict[str, Any]:
             return [absolute(v) for v in value]
         return value
 
-    return {k: absolute(v) for k, v in cfg.items()}
+    out = {k: absolute(v) for k, v in cfg.items()}
+    # the suite runs at whatever version the lab runs (`K8S_VERSION=1.36.3 make test`)
+    out["kubernetesVersion"] = facts()["k8s_version"].removeprefix("v")
+    return out
 
 
 class LabStack:

@@ -28,18 +28,36 @@ from tests.e2e.lab import MASTERS, ROOT, Kube, LabStack, Monitor, changes, dev_c
 
 pytestmark = pytest.mark.lab
 
-OLD = "v1.36.3"  # one minor below the lab's API server: allowed by the skew policy
+# The newest patch the Go module proxy serves, per minor: the masters start one minor below the
+# lab's API server (allowed by the skew policy) and are upgraded to the lab's version.
+NEWEST_PATCH = {
+    30: "v1.30.14",
+    31: "v1.31.14",
+    32: "v1.32.13",
+    33: "v1.33.13",
+    34: "v1.34.4",
+    35: "v1.35.4",
+    36: "v1.36.3",
+    37: "v1.37.2",
+}
+
+
+def below_lab(minors: int) -> str:
+    """The newest patch `minors` minors below the lab's version (read once the lab is up)."""
+    return NEWEST_PATCH[int(facts()["k8s_version"].split(".")[1]) - minors]
+
+
 CONFIG = "/etc/kubernetes/scheduler/kube-scheduler.yaml"
 FIGURES: dict[str, Any] = {}
 
 
 def old_binary() -> str:
     """The previous minor's real kube-scheduler, built like the lab's (cached by version)."""
-    path = Path(facts()["cache_dir"]) / "k8s" / OLD / "bin" / "kube-scheduler"
+    path = Path(facts()["cache_dir"]) / "k8s" / below_lab(1) / "bin" / "kube-scheduler"
     if not path.exists():
         subprocess.run(
             ["bash", str(ROOT / "lab" / "build.sh"), "kube-scheduler"],
-            env={**os.environ, "K8S_VERSION": OLD},
+            env={**os.environ, "K8S_VERSION": below_lab(1)},
             check=True,
             timeout=1800,
         )
@@ -65,7 +83,7 @@ def kube() -> Iterator[Kube]:
 @pytest.fixture(scope="module")
 def stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabStack]:
     s = LabStack("day2", tmp_path_factory.mktemp("day2"))
-    s.configure(bare_metal(OLD, old_binary()))
+    s.configure(bare_metal(below_lab(1), old_binary()))
     yield s
     try:
         s.destroy()
@@ -86,7 +104,7 @@ def main_pids() -> dict[str, str]:
 
 def test_masters_at_the_previous_minor_against_the_newer_api_server(stack: LabStack, kube: Kube) -> None:
     assert stack.up().summary.result == "succeeded"
-    assert set(versions_on_masters().values()) == {f"Kubernetes {OLD}"}
+    assert set(versions_on_masters().values()) == {f"Kubernetes {below_lab(1)}"}
     poll(lambda: bool(kube.holder("kube-scheduler")), 30)
 
 
@@ -103,13 +121,13 @@ def test_rolling_upgrade_one_master_at_a_time_lease_held(stack: LabStack, kube: 
         unit = ssh(m, "cat /etc/systemd/system/kube-scheduler.service")
         assert f"Description=Kubernetes scheduler {new}" in unit
     FIGURES["upgrade"] = {
-        "from": OLD,
+        "from": below_lab(1),
         "to": new,
         "total_s": round(total, 1),
         "longest_leaderless_s": round(mon.longest_leaderless, 2),
         "max_masters_down": mon.max_down,
     }
-    print(f"\nupgrade {OLD} -> {new}: {FIGURES['upgrade']}")
+    print(f"\nupgrade {below_lab(1)} -> {new}: {FIGURES['upgrade']}")
     assert mon.max_down <= 1, "two masters were down at the same time"
     # the leader releases its lease on SIGTERM; a standby takes it on its next retry
     assert mon.longest_leaderless <= 2 * 2.2 + 1
@@ -117,14 +135,15 @@ def test_rolling_upgrade_one_master_at_a_time_lease_held(stack: LabStack, kube: 
 
 def test_skew_guard_refuses_at_preview_and_creates_nothing(lab_up: None, tmp_path: Any) -> None:
     s = LabStack("day2-skew", tmp_path)
-    s.configure(bare_metal("v1.35.4", old_binary()))  # two minors below the API server
+    too_old = below_lab(2)  # two minors below the API server
+    s.configure(bare_metal(too_old, old_binary()))
     try:
         with pytest.raises(auto.CommandError) as info:
             s.preview()
         text = str(info.value)
         assert "kube-scheduler:kubernetesVersion: expected a version the API server at" in text
         assert "may be at most one minor version older (Kubernetes version skew policy)" in text
-        assert "got 1.35.4, more than one minor older" in text
+        assert f"got {too_old.removeprefix('v')}, more than one minor older" in text
         assert len((s.stack.export_stack().deployment or {}).get("resources", [])) == 0
     finally:
         s.remove()
