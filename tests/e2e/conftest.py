@@ -9,17 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.lab import USER_LAB, lab, lab_is_up
+from tests.e2e.lab import own_lab
 
 
 @pytest.fixture(scope="session")
 def lab_up() -> Iterator[None]:
-    user_lab_was_up = lab_is_up(USER_LAB)
-    if USER_LAB.is_dir():
-        lab("down", lab_dir=USER_LAB, timeout=300)
-    lab("reset", timeout=300)
-    print(lab("up", timeout=1800)[-300:])
-    yield
-    lab("reset", timeout=300)
-    if user_lab_was_up:
-        lab("up", lab_dir=USER_LAB, timeout=1800)
+    with own_lab() as output:
+        print(output[-300:])
+        yield

@@ -4,6 +4,7 @@ SSH (pinned host keys), and a dev-like stack in a scratch project driven by the 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -15,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,23 @@ def lab(*args: str, timeout: float = 300, lab_dir: Path = LAB) -> str:
 def lab_is_up(lab_dir: Path) -> bool:
     """API server ready and every master reachable."""
     return lab_dir.is_dir() and _lab(("status",), 120, lab_dir).returncode == 0
+
+
+@contextlib.contextmanager
+def own_lab() -> Iterator[str]:
+    """The suite's (or a benchmark's) own lab, reset at start and end; the user's lab (`make up`'s)
+    is stopped meanwhile, its cluster and disks kept, and brought back if it was up. Yields the
+    output of `lab up`."""
+    user_lab_was_up = lab_is_up(USER_LAB)
+    if USER_LAB.is_dir():
+        lab("down", lab_dir=USER_LAB, timeout=300)
+    try:
+        lab("reset", timeout=300)
+        yield lab("up", timeout=1800)
+    finally:
+        lab("reset", timeout=300)
+        if user_lab_was_up:
+            lab("up", lab_dir=USER_LAB, timeout=1800)
 
 
 class Kube:
