@@ -185,15 +185,16 @@ def test_failover_when_the_leader_pod_is_deleted(stack: LabStack, kube: Kube) ->
 def test_failover_when_the_leader_node_stops(stack: LabStack, kube: Kube) -> None:
     pod = leader_pod(kube)
     old, node = pod["metadata"]["name"], pod["spec"]["nodeName"]
-    start = time.monotonic()
-    lab("stop-node", node, timeout=300)
+    # the node goes down in the background (its containers die at once, then it powers off)
+    stopping = threading.Thread(target=lab, args=("stop-node", node), kwargs={"timeout": 300})
+    stopping.start()
     try:
-        gap = poll(lambda: kube.holder(NAME).split("_", 1)[0] not in ("", old), 40, interval=0.05)
-        stopped_in = time.monotonic() - start - gap
+        gap = poll(lambda: kube.holder(NAME).split("_", 1)[0] not in ("", old), 60, interval=0.05)
         print(f"\nnode {node} stopped: new holder {gap:.2f}s after the stop began")
-        # the lease must expire (15 s) and a standby retry (2 s x 1.2) notice it
-        assert gap <= 15 + 2 * 2.2 + stopped_in + 2
+        # the lease must expire (15 s) and a standby retry (2 s x jitter 1.2) notice it
+        assert gap <= 15 + 2 * 2.2 + 2
     finally:
+        stopping.join()
         lab("start-node", node, timeout=300)
     settled(kube)
 
