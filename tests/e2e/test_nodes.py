@@ -8,6 +8,7 @@ One dev-like stack for the module; tests run in file order and leave the cluster
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
