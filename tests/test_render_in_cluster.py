@@ -283,20 +283,40 @@ def test_sample_pod_name() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        pytest.param({"image": "registry.k8s.io/kube-scheduler"}, "image must be pinned",
-                     id="unpinned-image"),
-        pytest.param({"config_checksum": "abc"}, "config_checksum must be empty or 64",
-                     id="short-checksum"),
-        pytest.param({"run_as_user": 0}, "run_as_user must be a non-root uid", id="root"),
-        pytest.param({"replicas": 0}, "replicas must be >= 1", id="zero-replicas"),
-        pytest.param({"excluded_node_label_keys": ("bad key",)}, "is not a label key",
-                     id="bad-label-key"),
-        pytest.param({"cpu": "half"}, "cpu must be a resource quantity", id="bad-cpu"),
-        pytest.param({"name": "Custom_Scheduler"}, "name must be a DNS label", id="bad-name"),
-        pytest.param({"version_label": "v1.34.2+build/x"}, "version_label must be a label value",
-                     id="bad-version-label"),
+        pytest.param(
+            {"image": "registry.k8s.io/kube-scheduler"},
+            "image: expected an image pinned by :tag or @sha256:digest",
+            id="unpinned-image",
+        ),
+        pytest.param(
+            {"config_checksum": "abc"},
+            "config_checksum: expected empty or 64 lowercase hex digits",
+            id="short-checksum",
+        ),
+        pytest.param({"run_as_user": 0}, "run_as_user: expected a non-root uid", id="root"),
+        pytest.param(
+            {"replicas": 0},
+            "replicas: expected a whole number from 1 to 2147483647, got 0",
+            id="zero-replicas",
+        ),
+        pytest.param(
+            {"excluded_node_label_keys": ("bad key",)},
+            "excluded_node_label_keys: expected a label key such as 'example.com/gpu', got 'bad key'",
+            id="bad-label-key",
+        ),
+        pytest.param(
+            {"cpu": "half"},
+            "cpu: expected a positive Kubernetes quantity such as 500m or 512Mi, got 'half'",
+            id="bad-cpu",
+        ),
+        pytest.param({"name": "Custom_Scheduler"}, "name: expected a DNS-1123 label", id="bad-name"),
+        pytest.param(
+            {"version_label": "v1.34.2+build/x"},
+            "version_label: expected a label value",
+            id="bad-version-label",
+        ),
     ],
-)  # fmt: skip
+)
 def test_rejects(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         deployment_spec(dataclasses.replace(SPEC, **changes))

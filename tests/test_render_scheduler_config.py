@@ -134,39 +134,80 @@ def test_leader_election_off_still_names_lease() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        pytest.param({"renew_deadline_s": 15}, "renew_deadline_s must be < lease_duration_s",
-                     id="renew-equals-lease"),
-        pytest.param({"retry_period_s": 10}, "renew_deadline_s must be > 1.2 * retry_period_s",
-                     id="retry-equals-renew"),
-        pytest.param({"renew_deadline_s": 6, "retry_period_s": 5}, "> 1.2 * retry_period_s",
-                     id="retry-within-jitter"),
-        pytest.param({"retry_period_s": 0}, "must be > 0", id="zero-retry"),
-        pytest.param({"qps": 0.0}, "qps must be a number > 0", id="zero-qps"),
-        pytest.param({"qps": float("nan")}, "qps must be a number > 0", id="nan-qps"),
-        pytest.param({"burst": 0}, "burst must be >= 1", id="zero-burst"),
-        pytest.param({"scoring_strategy": "Balanced"}, "scoring_strategy must be one of",
-                     id="unknown-strategy"),
-        pytest.param({"resource_weights": (("cpu", 0),)}, "weight must be 1..100, got 0",
-                     id="weight-zero"),
-        pytest.param({"resource_weights": (("cpu", 101),)}, "weight must be 1..100, got 101",
-                     id="weight-over-100"),
+        pytest.param(
+            {"renew_deadline_s": 15},
+            "renewDeadlineSeconds: expected less than leaseDurationSeconds (15), got 15",
+            id="renew-equals-lease",
+        ),
+        pytest.param(
+            {"retry_period_s": 10},
+            "retryPeriodSeconds: expected renewDeadlineSeconds (10) above 1.2 x retryPeriodSeconds",
+            id="retry-equals-renew",
+        ),
+        pytest.param(
+            {"renew_deadline_s": 6, "retry_period_s": 5},
+            "(client-go's leader election refuses less), got 5",
+            id="retry-within-jitter",
+        ),
+        pytest.param(
+            {"retry_period_s": 0}, "retryPeriodSeconds: expected a whole number from 1 to", id="zero-retry"
+        ),
+        pytest.param(
+            {"qps": 0.0}, "qps: expected a finite number above 0 (a float32), got 0.0", id="zero-qps"
+        ),
+        pytest.param(
+            {"qps": float("nan")}, "qps: expected a finite number above 0 (a float32), got nan", id="nan-qps"
+        ),
+        pytest.param(
+            {"burst": 0}, "burst: expected a whole number from 1 to 2147483647, got 0", id="zero-burst"
+        ),
+        pytest.param(
+            {"scoring_strategy": "Balanced"}, "scoring_strategy: expected one of", id="unknown-strategy"
+        ),
+        pytest.param(
+            {"resource_weights": (("cpu", 0),)}, "expected a weight from 1 to 100, got 0", id="weight-zero"
+        ),
+        pytest.param(
+            {"resource_weights": (("cpu", 101),)},
+            "expected a weight from 1 to 100, got 101",
+            id="weight-over-100",
+        ),
         pytest.param({"resource_weights": ()}, "at least one resource", id="no-resources"),
-        pytest.param({"resource_weights": (("cpu", 1), ("cpu", 2))}, "'cpu' is listed twice",
-                     id="duplicate-resource"),
-        pytest.param({"resource_weights": (("c p u", 1),)}, "is not a resource name",
-                     id="bad-resource-name"),
-        pytest.param({"lease_name": "kube-scheduler"}, "needs its own lease_name",
-                     id="custom-name-on-default-lease"),
-        pytest.param({"lease_name": "Custom_Lease"}, "lease_name must be a DNS subdomain",
-                     id="bad-lease-name"),
-        pytest.param({"lease_namespace": "kube.system"}, "lease_namespace must be a DNS label",
-                     id="bad-namespace"),
-        pytest.param({"scheduler_name": ""}, "scheduler_name must be a DNS subdomain",
-                     id="empty-scheduler-name"),
-        pytest.param({"kubeconfig_path": "kube.conf"}, "kubeconfig_path must be absolute",
-                     id="relative-kubeconfig"),
+        pytest.param(
+            {"resource_weights": (("cpu", 1), ("cpu", 2))},
+            "expected each resource once, got 'cpu' twice",
+            id="duplicate-resource",
+        ),
+        pytest.param(
+            {"resource_weights": (("c p u", 1),)},
+            "expected a resource name such as 'example.com/gpu', got 'c p u'",
+            id="bad-resource-name",
+        ),
+        pytest.param(
+            {"lease_name": "kube-scheduler"}, "expected a lease of its own", id="custom-name-on-default-lease"
+        ),
+        pytest.param(
+            {"lease_name": "Custom_Lease"},
+            "lease_name: expected a DNS-1123 subdomain, got 'Custom_Lease'",
+            id="bad-lease-name",
+        ),
+        pytest.param(
+            {"lease_namespace": "kube.system"},
+            "lease_namespace: expected a DNS-1123 label",
+            id="bad-namespace",
+        ),
+        pytest.param(
+            {"scheduler_name": ""},
+            "scheduler_name: expected a DNS-1123 subdomain, got ''",
+            id="empty-scheduler-name",
+        ),
+        pytest.param(
+            {"kubeconfig_path": "kube.conf"},
+            "kubeconfig_path: expected an absolute path",
+            id="relative-kubeconfig",
+        ),
     ],
-)  # fmt: skip
+)
 def test_rejects(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match="invalid scheduler config") as err:
         render_scheduler_config(dataclasses.replace(SEED_004, **changes))

@@ -147,21 +147,29 @@ def test_render_ini_rejects(sections: Any, message: str) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        pytest.param({"config_path": "kube-scheduler.yaml"}, "config_path must be an absolute",
-                     id="relative-path"),
-        pytest.param({"key_path": "/etc/k 8s/key"}, "key_path must be an absolute",
-                     id="space-in-path"),
-        pytest.param({"binary_path": "/usr/bin/%n"}, "binary_path must be an absolute",
-                     id="systemd-specifier"),
-        pytest.param({"ca_path": "/etc/$CA"}, "ca_path must be an absolute", id="dollar"),
-        pytest.param({"bind_address": "localhost"}, "bind_address must be an IP",
-                     id="hostname-bind"),
-        pytest.param({"secure_port": 0}, "secure_port must be 1..65535", id="port-zero"),
-        pytest.param({"verbosity": 11}, "verbosity must be 0..10", id="verbosity"),
-        pytest.param({"user": "root"}, "user must be an unprivileged", id="root-user"),
-        pytest.param({"group": "Kube Sched"}, "group must be an unprivileged", id="bad-group"),
+        pytest.param(
+            {"config_path": "kube-scheduler.yaml"},
+            "config_path: expected an absolute path",
+            id="relative-path",
+        ),
+        pytest.param(
+            {"key_path": "/etc/k 8s/key"}, "key_path: expected an absolute path", id="space-in-path"
+        ),
+        pytest.param(
+            {"binary_path": "/usr/bin/%n"}, "binary_path: expected an absolute path", id="systemd-specifier"
+        ),
+        pytest.param({"ca_path": "/etc/$CA"}, "ca_path: expected an absolute path", id="dollar"),
+        pytest.param(
+            {"bind_address": "localhost"}, "bind_address: expected an IP address", id="hostname-bind"
+        ),
+        pytest.param({"secure_port": 0}, "secure_port: expected 1 to 65535", id="port-zero"),
+        pytest.param(
+            {"verbosity": 11}, "verbosity: expected a log verbosity from 0 to 10, got 11", id="verbosity"
+        ),
+        pytest.param({"user": "root"}, "user: expected an unprivileged", id="root-user"),
+        pytest.param({"group": "Kube Sched"}, "group: expected an unprivileged", id="bad-group"),
     ],
-)  # fmt: skip
+)
 def test_rejects(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         render_unit(dataclasses.replace(SPEC, **changes))

@@ -11,12 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from components.render.names import (
-    is_dns_label,
-    is_dns_subdomain,
-    is_label_value,
-    is_qualified_name,
-)
+from components.render import rules
+from components.render.names import is_dns_subdomain, is_label_value
 
 CONFIG_MOUNT_DIR = "/etc/kubernetes/custom-k8s-scheduler"  # seed 004
 SECURE_PORT = 10259  # upstream default; the insecure 10251 is gone
@@ -24,9 +20,6 @@ _PORT_NAME = "https"
 
 _CONFIG_KEY = re.compile(r"[-._A-Za-z0-9]{1,253}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-_QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?")
-# A pinned image: ends in ":tag" or "@sha256:digest" (seed 004 pulled a tag with Always).
-_IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:-]*[a-z0-9](:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})")
 
 
 @dataclass(frozen=True)
@@ -51,37 +44,33 @@ class InClusterSpec:
 
 
 def _validate(spec: InClusterSpec) -> None:
+    """The rules of components/render/rules.py (the stack config applies the same ones)."""
     errors: list[str] = []
+
+    def check(field: str, problem: str | None) -> None:
+        if problem:
+            errors.append(f"{field}: {problem}")
+
     for field in ("name", "namespace"):
-        value = getattr(spec, field)
-        if not is_dns_label(value):
-            errors.append(f"{field} must be a DNS label, got {value!r}")
+        check(field, rules.dns_label(getattr(spec, field)))
     for field in ("config_map_name", "service_account"):
-        value = getattr(spec, field)
-        if not is_dns_subdomain(value):
-            errors.append(f"{field} must be a DNS subdomain, got {value!r}")
-    if spec.replicas < 1:
-        errors.append(f"replicas must be >= 1, got {spec.replicas!r}")
-    if _IMAGE.fullmatch(spec.image) is None:
-        errors.append(f"image must be pinned by :tag or @sha256:digest, got {spec.image!r}")
+        check(field, rules.dns_subdomain(getattr(spec, field)))
+    check("replicas", rules.positive_int(spec.replicas))
+    check("image", rules.image_reference(spec.image))
     if _CONFIG_KEY.fullmatch(spec.config_key) is None:
-        errors.append(f"config_key must be a ConfigMap key, got {spec.config_key!r}")
+        errors.append(f"config_key: expected a ConfigMap key, got {spec.config_key!r}")
     checksum = spec.config_checksum
     if checksum and _SHA256_HEX.fullmatch(checksum) is None:
-        errors.append(f"config_checksum must be empty or 64 lowercase hex digits, got {checksum!r}")
+        errors.append(f"config_checksum: expected empty or 64 lowercase hex digits, got {checksum!r}")
     for key in spec.excluded_node_label_keys:
-        if not is_qualified_name(key):
-            errors.append(f"excluded_node_label_keys: {key!r} is not a label key")
-    for field in ("cpu", "memory"):
-        value = getattr(spec, field)
-        if _QUANTITY.fullmatch(value) is None:
-            errors.append(f"{field} must be a resource quantity, got {value!r}")
-    if not 0 <= spec.verbosity <= 10:
-        errors.append(f"verbosity must be 0..10, got {spec.verbosity!r}")
+        check("excluded_node_label_keys", rules.qualified_name(key, "label key"))
+    check("cpu", rules.quantity(spec.cpu))
+    check("memory", rules.quantity(spec.memory))
+    check("verbosity", rules.verbosity(spec.verbosity))
     if spec.run_as_user < 1:
-        errors.append(f"run_as_user must be a non-root uid (>= 1), got {spec.run_as_user!r}")
+        errors.append(f"run_as_user: expected a non-root uid (>= 1), got {spec.run_as_user!r}")
     if not spec.version_label or not is_label_value(spec.version_label):
-        errors.append(f"version_label must be a label value, got {spec.version_label!r}")
+        errors.append(f"version_label: expected a label value, got {spec.version_label!r}")
     if errors:
         raise ValueError("invalid in-cluster scheduler: " + "; ".join(errors))
 

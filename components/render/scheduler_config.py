@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from components.render.names import is_dns_label, is_dns_subdomain, is_qualified_name
+from components.render import rules
 from components.render.versions import KubeVersion, scheduler_config_api_version
 
 # scoringStrategy.type values NodeResourcesFit accepts
@@ -20,11 +19,6 @@ SCORING_STRATEGIES: frozenset[str] = frozenset(
 # Bin-packing shape from the upstream "Resource Bin Packing" docs: score rises
 # with utilization. Utilization is 0..100 and score 0..10 (MaxCustomPriorityScore).
 _BIN_PACKING_SHAPE: tuple[tuple[int, int], ...] = ((0, 0), (100, 10))
-
-# client-go's leaderelection.JitterFactor: NewLeaderElector refuses
-# renewDeadline <= JitterFactor * retryPeriod. Kept as a ratio of integers.
-_JITTER_NUM, _JITTER_DEN = 12, 10
-
 
 _DEFAULT_SCHEDULER = "default-scheduler"
 _DEFAULT_LEASE = ("kube-system", "kube-scheduler")
@@ -53,34 +47,25 @@ class SchedulerConfigSpec:
 
 
 def _validate(spec: SchedulerConfigSpec) -> None:
+    """The rules of components/render/rules.py (the stack config applies the same ones)."""
     errors: list[str] = []
+
+    def check(field: str, problem: str | None) -> None:
+        if problem:
+            errors.append(f"{field}: {problem}")
+
     path = spec.kubeconfig_path
-    if path and not path.startswith("/"):
-        errors.append(f"kubeconfig_path must be absolute or empty, got {path!r}")
-    if not (isinstance(spec.qps, (int, float)) and math.isfinite(spec.qps) and spec.qps > 0):
-        errors.append(f"qps must be a number > 0, got {spec.qps!r}")
-    if spec.burst < 1:
-        errors.append(f"burst must be >= 1, got {spec.burst!r}")
-    if not is_dns_subdomain(spec.lease_name):
-        errors.append(f"lease_name must be a DNS subdomain, got {spec.lease_name!r}")
-    if not is_dns_label(spec.lease_namespace):
-        errors.append(f"lease_namespace must be a DNS label, got {spec.lease_namespace!r}")
-    if not is_dns_subdomain(spec.scheduler_name):
-        errors.append(f"scheduler_name must be a DNS subdomain, got {spec.scheduler_name!r}")
-    lease, renew, retry = spec.lease_duration_s, spec.renew_deadline_s, spec.retry_period_s
-    if min(lease, renew, retry) <= 0:
-        errors.append(
-            f"lease_duration_s, renew_deadline_s and retry_period_s must be > 0, "
-            f"got {lease}, {renew}, {retry}"
-        )
-    else:
-        if renew >= lease:
-            errors.append(f"renew_deadline_s must be < lease_duration_s, got {renew} >= {lease}")
-        if renew * _JITTER_DEN <= retry * _JITTER_NUM:
-            errors.append(
-                "renew_deadline_s must be > 1.2 * retry_period_s (client-go jitter), "
-                f"got renew {renew}, retry {retry}"
-            )
+    if path:
+        check("kubeconfig_path", rules.unit_path(path))
+    check("qps", rules.client_qps(spec.qps))
+    check("burst", rules.positive_int(spec.burst))
+    check("lease_name", rules.dns_subdomain(spec.lease_name))
+    check("lease_namespace", rules.dns_label(spec.lease_namespace))
+    check("scheduler_name", rules.dns_subdomain(spec.scheduler_name))
+    for field, problem in rules.leader_election(
+        spec.lease_duration_s, spec.renew_deadline_s, spec.retry_period_s
+    ):
+        check(field, problem)
     if (
         spec.leader_elect
         and spec.scheduler_name != _DEFAULT_SCHEDULER
@@ -88,30 +73,23 @@ def _validate(spec: SchedulerConfigSpec) -> None:
     ):
         # A second scheduler on the default lease fights the main one for it.
         errors.append(
-            f"scheduler_name {spec.scheduler_name!r} needs its own lease_name, "
-            f"not the default scheduler's {_DEFAULT_LEASE[0]}/{_DEFAULT_LEASE[1]}"
+            f"lease_name: expected a lease of its own for scheduler {spec.scheduler_name!r}, "
+            f"got the default scheduler's {_DEFAULT_LEASE[0]}/{_DEFAULT_LEASE[1]}"
         )
     if spec.scoring_strategy is not None:
         if spec.scoring_strategy not in SCORING_STRATEGIES:
-            errors.append(
-                f"scoring_strategy must be one of {sorted(SCORING_STRATEGIES)} or None, "
-                f"got {spec.scoring_strategy!r}"
-            )
+            expected = sorted(SCORING_STRATEGIES)
+            errors.append(f"scoring_strategy: expected one of {expected}, got {spec.scoring_strategy!r}")
         if not spec.resource_weights:
-            errors.append("resource_weights must name at least one resource")
-        seen: set[str] = set()
+            errors.append("resource_weights: expected at least one resource, got none")
+        names = [name for name, _ in spec.resource_weights]
         for name, weight in spec.resource_weights:
-            # Resource names are qualified names: "cpu", "nvidia.com/gpu".
-            if not is_qualified_name(name):
-                errors.append(f"resource_weights: {name!r} is not a resource name")
-            if name in seen:
-                errors.append(f"resource_weights: {name!r} is listed twice")
-            seen.add(name)
-            # Upstream validateResources: weight in (0, 100].
-            if isinstance(weight, bool) or not 1 <= weight <= 100:
-                errors.append(f"resource_weights: {name!r} weight must be 1..100, got {weight!r}")
+            check(f"resource_weights[{name!r}]", rules.qualified_name(name, "resource name"))
+            check(f"resource_weights[{name!r}]", rules.resource_weight(weight))
+            if names.count(name) > 1:
+                errors.append(f"resource_weights: expected each resource once, got {name!r} twice")
     if errors:
-        raise ValueError("invalid scheduler config: " + "; ".join(errors))
+        raise ValueError("invalid scheduler config: " + "; ".join(dict.fromkeys(errors)))
 
 
 def _seconds(value: int) -> str:

@@ -7,11 +7,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from components.render import rules
 from components.render.versions import KubeVersion, removed_scheduler_flags
 
-# Absolute path without whitespace, quotes, "%" (systemd specifier) or "$"
-# (variable expansion), so it can go into ExecStart unquoted.
-_SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+-]*")
 # systemd's valid_user_group_name() in strict mode.
 _UNIX_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,30}")
 _INI_KEY = re.compile(r"[A-Za-z][A-Za-z0-9]*")
@@ -54,25 +52,25 @@ def render_ini(sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> str
 
 
 def _validate(spec: UnitSpec) -> None:
+    """The rules of components/render/rules.py (the stack config applies the same ones)."""
     errors: list[str] = []
-    for field in ("binary_path", "config_path", "kubeconfig_path", "cert_path", "key_path"):
-        value = getattr(spec, field)
-        if _SAFE_PATH.fullmatch(value) is None or value == "/":
-            errors.append(f"{field} must be an absolute path of [A-Za-z0-9._/+-], got {value!r}")
-    if _SAFE_PATH.fullmatch(spec.ca_path) is None or spec.ca_path == "/":
-        errors.append(f"ca_path must be an absolute path of [A-Za-z0-9._/+-], got {spec.ca_path!r}")
+    for field in ("binary_path", "config_path", "kubeconfig_path", "cert_path", "key_path", "ca_path"):
+        problem = rules.unit_path(getattr(spec, field))
+        if problem:
+            errors.append(f"{field}: {problem}")
     try:
         ipaddress.ip_address(spec.bind_address)
     except ValueError:
-        errors.append(f"bind_address must be an IP address, got {spec.bind_address!r}")
+        errors.append(f"bind_address: expected an IP address, got {spec.bind_address!r}")
     if not 1 <= spec.secure_port <= 65535:
-        errors.append(f"secure_port must be 1..65535, got {spec.secure_port!r}")
-    if not 0 <= spec.verbosity <= 10:
-        errors.append(f"verbosity must be 0..10, got {spec.verbosity!r}")
+        errors.append(f"secure_port: expected 1 to 65535, got {spec.secure_port!r}")
+    problem = rules.verbosity(spec.verbosity)
+    if problem:
+        errors.append(f"verbosity: {problem}")
     for field in ("user", "group"):
         value = getattr(spec, field)
         if _UNIX_NAME.fullmatch(value) is None or value == "root":
-            errors.append(f"{field} must be an unprivileged system account name, got {value!r}")
+            errors.append(f"{field}: expected an unprivileged system account name, got {value!r}")
     if errors:
         raise ValueError("invalid kube-scheduler unit: " + "; ".join(errors))
 
