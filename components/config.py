@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,6 +26,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components import material
+from components.render import rules
 from components.render.scheduler_config import SCORING_STRATEGIES
 from components.render.versions import KubeVersion, parse_kube_version
 
@@ -62,14 +62,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HOST_KEY = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|rsa-sha2-(256|512)) [A-Za-z0-9+/]+=*( .*)?$"
 )
-# Kubernetes resource.Quantity, decimal or binary suffix (apimachinery's quantity grammar).
-_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_LABEL_KEY = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-)
 _IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
 
 
 class ConfigError(Exception):
@@ -86,10 +79,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
-def _check_quantity(value: str) -> str:
-    if not _QUANTITY.match(value) or float(re.sub(r"[A-Za-z]+$", "", value) or "0") <= 0:
-        raise ValueError(f"expected a positive Kubernetes quantity such as 500m or 512Mi, got {value!r}")
-    return value
+def _rule(problem: str | None) -> None:
+    """Raise a rule's problem (components/render/rules.py) as the field's validation error."""
+    if problem:
+        raise ValueError(problem)
 
 
 class Subject(_Model):
@@ -134,6 +127,16 @@ class Host(_Model):
     def _name(cls, v: str) -> str:
         if not _DNS_LABEL.match(v):
             raise ValueError(f"expected a DNS-1123 label (lowercase, digits, '-'), got {v!r}")
+        return v
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, v: str) -> str:
+        # The steps run useradd, chown, systemctl as the login user: no sudo in between.
+        if v != "root":
+            raise ValueError(
+                f"expected root (the steps manage users, files and units without sudo), got {v!r}"
+            )
         return v
 
     @field_validator("address")
@@ -195,29 +198,23 @@ class InstallPaths(_Model):
     @field_validator("binary", "config_dir")
     @classmethod
     def _abs(cls, v: str) -> str:
-        if not _PATH.match(v) or ".." in v.split("/"):
-            raise ValueError(f"expected an absolute path without '..', got {v!r}")
+        _rule(rules.unit_path(v.rstrip("/") or v))
         return v.rstrip("/")
 
 
 class LeaderElection(_Model):
     # Upstream kube-scheduler defaults.
-    lease_duration_seconds: int = Field(default=15, ge=1)
-    renew_deadline_seconds: int = Field(default=10, ge=1)
-    retry_period_seconds: int = Field(default=2, ge=1)
+    lease_duration_seconds: int = 15
+    renew_deadline_seconds: int = 10
+    retry_period_seconds: int = 2
 
     @model_validator(mode="after")
-    def _ordering(self) -> LeaderElection:
-        if self.renew_deadline_seconds >= self.lease_duration_seconds:
-            raise ValueError(
-                f"renewDeadlineSeconds: expected less than leaseDurationSeconds "
-                f"({self.lease_duration_seconds}), got {self.renew_deadline_seconds}"
-            )
-        if self.retry_period_seconds >= self.renew_deadline_seconds:
-            raise ValueError(
-                f"retryPeriodSeconds: expected less than renewDeadlineSeconds "
-                f"({self.renew_deadline_seconds}), got {self.retry_period_seconds}"
-            )
+    def _timings(self) -> LeaderElection:
+        problems = rules.leader_election(
+            self.lease_duration_seconds, self.renew_deadline_seconds, self.retry_period_seconds
+        )
+        if problems:  # "<field>: <problem>", so the key names the field (load_config)
+            raise ValueError("; ".join(f"{field}: {problem}" for field, problem in problems))
         return self
 
 
@@ -230,11 +227,29 @@ class BareMetal(_Model):
     )
     paths: InstallPaths = InstallPaths()
     bind_address: str = "0.0.0.0"  # metrics/healthz reachable for scraping (anchors: trip 6)
-    verbosity: int = Field(default=2, ge=0, le=10)
+    verbosity: int = 2
     leader_election: LeaderElection = LeaderElection()
-    qps: float = Field(default=50.0, gt=0)  # upstream defaults
-    burst: int = Field(default=100, ge=1)
+    qps: float = 50.0  # upstream defaults
+    burst: int = 100
     health_timeout_seconds: int = Field(default=60, ge=5, le=600)
+
+    @field_validator("verbosity")
+    @classmethod
+    def _verbosity(cls, v: int) -> int:
+        _rule(rules.verbosity(v))
+        return v
+
+    @field_validator("qps")
+    @classmethod
+    def _qps(cls, v: float) -> float:
+        _rule(rules.client_qps(v))
+        return v
+
+    @field_validator("burst")
+    @classmethod
+    def _burst(cls, v: int) -> int:
+        _rule(rules.positive_int(v))
+        return v
 
     @field_validator("bind_address")
     @classmethod
@@ -253,23 +268,24 @@ class Resources(_Model):
     @field_validator("cpu", "memory")
     @classmethod
     def _q(cls, v: str) -> str:
-        return _check_quantity(v)
+        _rule(rules.quantity(v))
+        return v
 
 
 class InCluster(_Model):
     enabled: bool = False
     scheduler_name: str = "custom-k8s-scheduler"  # seed 004
     namespace: str = "kube-system"
-    replicas: int = Field(default=2, ge=1)
+    replicas: int = 2
     image: str | None = None  # default registry.k8s.io/kube-scheduler:v<version>
     image_digest: str | None = None
     scoring_strategy: str = "MostAllocated"
     resource_weights: dict[str, int] = {"cpu": 1, "memory": 1}
-    qps: float = Field(default=100.0, gt=0)
-    burst: int = Field(default=200, ge=1)
+    qps: float = 100.0
+    burst: int = 200
     excluded_node_label_keys: list[str] = ["karpenter.sh/nodepool"]
     resources: Resources = Resources()
-    verbosity: int = Field(default=2, ge=0, le=10)
+    verbosity: int = 2
     create_sample_pod: bool = True
     # Wait for the Deployment and sample pod to be ready (needs kubelets that run them).
     wait_for_ready: bool = True
@@ -278,8 +294,25 @@ class InCluster(_Model):
     @field_validator("scheduler_name", "namespace")
     @classmethod
     def _dns(cls, v: str) -> str:
-        if not _DNS_LABEL.match(v):
-            raise ValueError(f"expected a DNS-1123 label, got {v!r}")
+        _rule(rules.dns_label(v))
+        return v
+
+    @field_validator("replicas", "burst")
+    @classmethod
+    def _count(cls, v: int) -> int:
+        _rule(rules.positive_int(v))
+        return v
+
+    @field_validator("qps")
+    @classmethod
+    def _qps(cls, v: float) -> float:
+        _rule(rules.client_qps(v))
+        return v
+
+    @field_validator("verbosity")
+    @classmethod
+    def _verbosity(cls, v: int) -> int:
+        _rule(rules.verbosity(v))
         return v
 
     @field_validator("scoring_strategy")
@@ -292,17 +325,24 @@ class InCluster(_Model):
     @field_validator("resource_weights")
     @classmethod
     def _weights(cls, v: dict[str, int]) -> dict[str, int]:
-        bad = {k: w for k, w in v.items() if not 1 <= w <= 100}
-        if bad or not v:
-            raise ValueError(f"expected weights from 1 to 100 per resource, got {bad or v!r}")
+        if not v:
+            raise ValueError("expected at least one resource with a weight from 1 to 100, got {}")
+        problems = [
+            f"{name!r}: {problem}"
+            for name, weight in v.items()
+            for problem in (rules.qualified_name(name, "resource name"), rules.resource_weight(weight))
+            if problem
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
         return v
 
     @field_validator("excluded_node_label_keys")
     @classmethod
     def _labels(cls, v: list[str]) -> list[str]:
-        bad = [k for k in v if not _LABEL_KEY.match(k)]
-        if bad:
-            raise ValueError(f"expected label keys like 'karpenter.sh/nodepool', got {bad!r}")
+        problems = [p for p in (rules.qualified_name(k, "label key") for k in v) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
         return v
 
     @field_validator("image_digest")
@@ -431,6 +471,22 @@ def _describe(err: Mapping[str, Any], secret: bool) -> str:
     return f"expected {msg[0].lower()}{msg[1:]}, got {err['input']!r}"
 
 
+_FIELD_PROBLEM = re.compile(r"([a-z][A-Za-z0-9]*): (expected .*)")
+
+
+def _problems_of(err: Mapping[str, Any]) -> list[str]:
+    """One line per problem; a model-level rule that names a field ("renewDeadlineSeconds:
+    expected ...") is reported under that field's key."""
+    loc = tuple(err["loc"])
+    secret = bool(loc) and loc[0] in SECRET_KEYS
+    text = _describe(err, secret)
+    parts = text.split("; ")
+    named = [_FIELD_PROBLEM.fullmatch(part) for part in parts]
+    if err["type"] == "value_error" and all(named):
+        return [f"{_loc((*loc, m.group(1)))}: {m.group(2)}" for m in named if m]
+    return [f"{_loc(loc)}: {text}"]
+
+
 def _parse_raw(raw: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     data: dict[str, Any] = {}
     problems: list[str] = []
@@ -475,27 +531,6 @@ def _snake(camel: str) -> str:
     return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel)
 
 
-def _check_ca(cert_pem: str, key_pem: str, problems: list[str]) -> None:
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    except ValueError:
-        problems.append(f"{PROJECT}:caCert: expected a PEM certificate, got {cert_pem[:40]!r}...")
-        return
-    try:
-        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
-    except (ValueError, TypeError):
-        problems.append(f"{PROJECT}:caKey: expected an unencrypted PEM private key, got [secret]")
-        return
-    pub = serialization.PublicFormat.SubjectPublicKeyInfo
-    enc = serialization.Encoding.DER
-    if cert.public_key().public_bytes(enc, pub) != key.public_key().public_bytes(enc, pub):
-        subject = cert.subject.rfc4514_string()
-        problems.append(
-            f"{PROJECT}:caKey: expected the private key of caCert ({subject}), "
-            "got a key that does not match it"
-        )
-
-
 def _sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -508,6 +543,11 @@ def _resolve_hosts(raw: _Raw, problems: list[str], base: Path) -> list[ResolvedH
     bm = raw.bare_metal
     connects = raw.output_mode == "apply"
     shared_key = _one_of(raw, "sshPrivateKey", "sshPrivateKeyFile", problems, base, required=False)
+    if shared_key is not None and connects and bm.hosts:
+        from_file = raw.ssh_private_key_file is not None
+        key_name = "sshPrivateKeyFile" if from_file else "sshPrivateKey"
+        key_path = (base / raw.ssh_private_key_file).expanduser() if raw.ssh_private_key_file else None
+        problems += material.ssh_key_problems(shared_key, key_name, key_path, uses_agent=False)
     hosts: list[ResolvedHost] = []
     for kind in ("name", "address"):
         seen: dict[str, int] = {}
@@ -526,6 +566,13 @@ def _resolve_hosts(raw: _Raw, problems: list[str], base: Path) -> list[ResolvedH
             private_key = _read_file(
                 f"bareMetal.hosts[{i}].privateKeyFile", h.private_key_file, problems, base
             )
+            if private_key is not None and connects:
+                problems += material.ssh_key_problems(
+                    private_key,
+                    f"bareMetal.hosts[{i}].privateKeyFile",
+                    (base / h.private_key_file).expanduser(),
+                    uses_agent=h.use_agent,
+                )
         # Render mode connects to nothing: SSH credentials and pins are not needed.
         if private_key is None and not h.use_agent and connects:
             problems.append(
@@ -624,8 +671,7 @@ def load_config(
         parsed = _Raw.model_validate(data)
     except ValidationError as e:
         for err in e.errors():
-            secret = bool(err["loc"]) and err["loc"][0] in SECRET_KEYS
-            problems.append(f"{_loc(tuple(err['loc']))}: {_describe(err, secret)}")
+            problems += _problems_of(err)
         # what _resolve would also have said, so that one run reports it all
         for value_key, file_key in (("caCert", "caCertFile"), ("caKey", "caKeyFile")):
             if value_key not in data and file_key not in data:
@@ -639,7 +685,7 @@ def _resolve(raw: _Raw, problems: list[str], base: Path) -> StackConfig:
     ca_cert = _one_of(raw, "caCert", "caCertFile", problems, base, required=True)
     ca_key = _one_of(raw, "caKey", "caKeyFile", problems, base, required=True)
     if ca_cert is not None and ca_key is not None:
-        _check_ca(ca_cert, ca_key, problems)
+        problems += material.ca_problems(ca_cert, ca_key, raw.certificate.validity_hours)
     bm = raw.bare_metal
     hosts: list[ResolvedHost] = []
     binary = ResolvedBinary(url=None, local_file=None, sha256="")
@@ -651,6 +697,9 @@ def _resolve(raw: _Raw, problems: list[str], base: Path) -> StackConfig:
             binary = _resolve_binary(raw, problems, base)
     ic = raw.in_cluster
     kubeconfig = _one_of(raw, "kubeconfig", "kubeconfigFile", problems, base, required=False)
+    if kubeconfig is not None and ic.enabled and raw.output_mode == "apply":
+        key = "kubeconfigFile" if raw.kubeconfig_file is not None else "kubeconfig"
+        problems += material.kubeconfig_problems(kubeconfig, key)
     if ic.enabled and bm.enabled and ic.scheduler_name == "default-scheduler":
         problems.append(
             f"{PROJECT}:inCluster.schedulerName: expected a name other than the bare-metal "
@@ -659,6 +708,11 @@ def _resolve(raw: _Raw, problems: list[str], base: Path) -> StackConfig:
     image = ic.image or f"registry.k8s.io/kube-scheduler:v{version}"
     if ic.image_digest:
         image = f"{image}@{ic.image_digest}"
+    if ic.enabled:
+        problem = rules.image_reference(image)
+        if problem:
+            key = "inCluster.image" if ic.image else "inCluster.imageDigest"
+            problems.append(f"{PROJECT}:{key}: {problem}")
     if problems:
         raise ConfigError(problems)
     return StackConfig(

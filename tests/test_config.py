@@ -153,7 +153,7 @@ BAD: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
     (
         "replicas-zero",
         [("inCluster.replicas", 0)],
-        ["kube-scheduler:inCluster.replicas", "greater than or equal to 1", "got 0"],
+        ["kube-scheduler:inCluster.replicas", "expected a whole number from 1 to 2147483647", "got 0"],
     ),
     (
         "cpu-quantity-bad",
@@ -173,7 +173,7 @@ BAD: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
     (
         "weight-negative",
         [("inCluster.resourceWeights", {"cpu": -1, "memory": 1})],
-        ["kube-scheduler:inCluster.resourceWeights", "1 to 100", "'cpu': -1"],
+        ["kube-scheduler:inCluster.resourceWeights", "'cpu': expected a weight from 1 to 100, got -1"],
     ),
     (
         "renew-not-below-lease",
@@ -184,6 +184,64 @@ BAD: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
             "leaseDurationSeconds (10)",
             "got 10",
         ],
+    ),
+    (
+        "retry-within-client-go-jitter",
+        [("inCluster.leaderElection", {"renewDeadlineSeconds": 6, "retryPeriodSeconds": 5})],
+        [
+            "kube-scheduler:inCluster.leaderElection.retryPeriodSeconds:",
+            "above 1.2 x retryPeriodSeconds",
+            "got 5",
+        ],
+    ),
+    (
+        "lease-longer-than-go-duration",
+        [("bareMetal.leaderElection", {"leaseDurationSeconds": 10**10})],
+        [
+            "kube-scheduler:bareMetal.leaderElection.leaseDurationSeconds:",
+            "from 1 to 9223372036",
+            "10000000000",
+        ],
+    ),
+    (
+        "qps-infinite",
+        [("bareMetal.qps", float("inf"))],
+        ["kube-scheduler:bareMetal.qps", "finite number above 0 (a float32)", "got inf"],
+    ),
+    (
+        "burst-beyond-int32",
+        [("inCluster.burst", 2**31)],
+        ["kube-scheduler:inCluster.burst", "from 1 to 2147483647", "got 2147483648"],
+    ),
+    (
+        "verbosity-too-high",
+        [("bareMetal.verbosity", 11)],
+        ["kube-scheduler:bareMetal.verbosity", "from 0 to 10", "got 11"],
+    ),
+    (
+        "weight-name-not-a-resource",
+        [("inCluster.resourceWeights", {"nvidia gpu": 1})],
+        ["kube-scheduler:inCluster.resourceWeights", "resource name", "'nvidia gpu'"],
+    ),
+    (
+        "image-not-a-reference",
+        [("inCluster.image", "Registry.k8s.io/Kube Scheduler:v1")],
+        ["kube-scheduler:inCluster.image", "image reference", "'Registry.k8s.io/Kube Scheduler:v1'"],
+    ),
+    (
+        "image-without-tag",
+        [("inCluster.image", "registry.example.com/kube-scheduler")],
+        ["kube-scheduler:inCluster.image", "pinned by :tag or @sha256:digest"],
+    ),
+    (
+        "ssh-user-not-root",
+        [("bareMetal.hosts.0.user", "ubuntu")],
+        ["kube-scheduler:bareMetal.hosts[0].user", "expected root", "'ubuntu'"],
+    ),
+    (
+        "path-with-space",
+        [("bareMetal.paths", {"binary": "/usr/local/bin/kube scheduler"})],
+        ["kube-scheduler:bareMetal.paths.binary", "absolute path", "'/usr/local/bin/kube scheduler'"],
     ),
     (
         "both-paths-disabled",
