@@ -274,7 +274,7 @@ def _issue(props: dict[str, Any]) -> dict[str, Any]:
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     key: Any
@@ -334,7 +334,8 @@ def _issue(props: dict[str, Any]) -> dict[str, Any]:
         )
         .add_extension(x509.ExtendedKeyUsage(eku), critical=False)
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .sign(ca_key, hashes.SHA256())
+        # Ed25519 signs the message itself (no separate digest)
+        .sign(ca_key, None if isinstance(ca_key, ed25519.Ed25519PrivateKey) else hashes.SHA256())
     )
     return {
         **props,

@@ -37,26 +37,37 @@ def pem_key(key: ec.EllipticCurvePrivateKey) -> str:
     ).decode()
 
 
-def make_ca(common_name: str = "test-ca") -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A throwaway CA, valid from five minutes ago for two days."""
-    key = ec.generate_private_key(ec.SECP256R1())
+def make_ca(
+    common_name: str = "test-ca",
+    days: float = 800,
+    key: Any = None,
+    ca: bool = True,
+    key_cert_sign: bool = True,
+    eku: list[x509.ObjectIdentifier] | None = None,
+    starts_in_days: float = 0,
+) -> tuple[x509.Certificate, Any]:
+    """A throwaway CA, valid from five minutes ago for `days` (long enough for the default
+    one-year scheduler certificates); the other arguments make broken ones for tests."""
+    key = key or ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=starts_in_days)
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+            x509.KeyUsage(True, False, False, False, False, key_cert_sign, True, False, False), critical=True
         )
-        .sign(key, hashes.SHA256())
     )
-    return cert, key
+    if eku is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return builder.sign(key, algorithm), key
 
 
 def make_pki() -> Pki:
