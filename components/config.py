@@ -451,12 +451,16 @@ class StackConfig(BaseModel):
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
+    """The config key of a location: `bareMetal.hosts[0].name`; a key that is not a plain name
+    (a typo with odd characters) is quoted: `certificate[": "]`."""
     out = PROJECT + ":"
     for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", str(part)):
             out += ("." if i else "") + str(part)
+        else:
+            out += f"[{json.dumps(str(part))}]"
     return out
 
 
