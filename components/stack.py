@@ -64,10 +64,14 @@ def check_version_skew(cfg: StackConfig) -> None:
 
 
 def program() -> None:
-    """The whole Pulumi program: validate the stack's config (raises ConfigError before any
-    resource exists), build, export. Used by __main__.py and by Automation API inline runs."""
-    values, secret_keys = program_values()
-    config = load_config(values, base_dir=Path.cwd(), secret_keys=secret_keys)
-    check_version_skew(config)
+    """The whole Pulumi program: validate the stack's config (refused before any resource exists),
+    build, export. Used by __main__.py and by Automation API inline runs."""
+    try:
+        values, secret_keys = program_values()
+        config = load_config(values, base_dir=Path.cwd(), secret_keys=secret_keys)
+        check_version_skew(config)
+    except ConfigError as e:
+        # RunError: Pulumi shows the message as the program's error, without a stack trace
+        raise pulumi.RunError(str(e)) from None
     for key, value in build(config).items():
         pulumi.export(key, value)

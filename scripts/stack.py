@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from pulumi import automation as auto
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# The project (Pulumi.yaml, Pulumi.<stack>.yaml): the repository, or another copy of it (tests).
+PROJECT_DIR = Path(os.environ.get("KSCHED_PROJECT_DIR", ROOT)).resolve()
 
 from components.builtin import known_hosts_line  # noqa: E402
 from components.config import (  # noqa: E402
@@ -51,14 +54,14 @@ def select(stack_name: str) -> auto.Stack:
         project_name=PROJECT,
         program=program,
         # inline programs take work_dir from the options; dynamic providers import components
-        opts=auto.LocalWorkspaceOptions(work_dir=str(ROOT), env_vars={"PYTHONPATH": str(ROOT)}),
+        opts=auto.LocalWorkspaceOptions(work_dir=str(PROJECT_DIR), env_vars={"PYTHONPATH": str(ROOT)}),
     )
 
 
 def stack_config(stack: auto.Stack) -> StackConfig:
     config = stack.get_all_config()
     secret = {k.split(":", 1)[1] for k, v in config.items() if v.secret and k.startswith(PROJECT + ":")}
-    return load_config(project_values({k: v.value for k, v in config.items()}), ROOT, secret)
+    return load_config(project_values({k: v.value for k, v in config.items()}), PROJECT_DIR, secret)
 
 
 def kubectl_binary(cfg: StackConfig) -> str:
@@ -227,18 +230,97 @@ def progress(line: str) -> None:
     print(line, end="" if line.endswith("\n") else "\n", flush=True)
 
 
+# (what the output says, what failed, what to do next): the first that matches names the cause.
+CAUSES: list[tuple[str, str, str]] = [
+    (
+        r"invalid stack configuration",
+        "the stack configuration has problems (listed above)",
+        "fix them in Pulumi.{stack}.yaml (`pulumi config set ...`) and run it again",
+    ),
+    (
+        r"Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED",
+        "a master's SSH host key does not match its pin",
+        "check bareMetal.hosts[].hostKey/hostKeyFile against the host; nothing after it was changed",
+    ),
+    (
+        r"not healthy after \d+s",
+        "a master failed its health gate and was rolled back to its last good version",
+        "read its errors above, fix the change, run `make up` again (the masters after it are untouched)",
+    ),
+    (
+        r"(\S+): unreachable: ",
+        "a master could not be reached over SSH ({0})",
+        "bring it back (`make lab-up` for the lab) and run `make up`: the others are converged",
+    ),
+    (
+        r"(https://[^\s/]+)\S*: (?:dial tcp|connect: connection refused)|Unable to connect to the server",
+        "the Kubernetes API server could not be reached ({0})",
+        "start it (`make lab-up` for the lab) or check kubeconfig, then run `make up`",
+    ),
+    (
+        r"the stack is currently locked|conflict: Another update is currently in progress",
+        "another update holds the stack's lock",
+        "wait for it to finish; if it died, `pulumi cancel` (after `source scripts/env.sh`)",
+    ),
+]
+
+
+def diagnostics(error: str) -> str:
+    """The error output of the pulumi command, without Python stack traces."""
+    text = error.split("\n stderr: ", 1)[-1] if "\n stderr: " in error else ""
+    kept, skipping = [], False
+    for line in text.splitlines():
+        if line.startswith("Traceback (most recent call last):"):
+            skipping = True
+        elif skipping and not line.startswith((" ", "\t")):
+            skipping = False
+            continue  # the exception line that ends the traceback repeats the message above it
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def failure_line(action: str, stack: str, output: str) -> str:
+    """One line: what failed, and what to do next."""
+    for pattern, what, then in CAUSES:
+        found = re.search(pattern, output)
+        if found:
+            groups = found.groups() or ("",)
+            return f"==> pulumi {action} failed: {what.format(*groups)}. Next: {then.format(stack=stack)}."
+    return (
+        f"==> pulumi {action} failed: see the diagnostics above. Next: fix what they name and run it again."
+    )
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in {"up", "status", "destroy", "preview"}:
         print(__doc__)
         return 2
     action, name = argv
+    try:
+        return run(action, name)
+    except auto.CommandError as e:
+        # Pulumi's progress was printed as it came; its error diagnostics come with the error
+        print(diagnostics(str(e)), file=sys.stderr)
+        print(failure_line(action, name, str(e)), file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print(f"==> {action} interrupted. Next: if the stack stays locked, `pulumi cancel`.", file=sys.stderr)
+        return 130
+
+
+def run(action: str, name: str) -> int:
     stack = select(name)
     if action in {"up", "preview"}:
         set_version_from_env(stack)
-        try:  # the program validates again; this gives the same list without a traceback
+        try:  # the program validates again; this gives the same list before Pulumi runs
             stack_config(stack)
         except ConfigError as e:
             print(e, file=sys.stderr)
+            print(
+                f"==> {action}: nothing was done. Next: fix the keys above in Pulumi.{name}.yaml.",
+                file=sys.stderr,
+            )
             return 2
     start = time.monotonic()
     if action == "up":
