@@ -174,3 +174,40 @@ def test_a_version_the_api_server_cannot_run_with_is_refused_at_preview(
     last = assert_reads_like_a_tool(out, pki)
     assert last.startswith("==> pulumi preview failed: the stack configuration has problems"), last
     assert resources(stack) == []
+
+
+def _short_lived_ca() -> tuple[str, str]:
+    from tests.support import make_ca, pem_key
+
+    cert, key = make_ca("short-lived-ca", days=30)
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), pem_key(key)
+
+
+# One stack per category of material that has the right shape but cannot do its job.
+MATERIAL = [
+    ("ca-expires-first", "kube-scheduler:certificate.validityHours: expected at most"),
+    ("ssh-public-key", "kube-scheduler:sshPrivateKey: expected an SSH private key, got a public key"),
+    ("kubeconfig-no-context", "kube-scheduler:kubeconfig: expected a current-context, got none"),
+    ("image-not-a-reference", "kube-scheduler:inCluster.image: expected an image reference"),
+]
+
+
+@pytest.mark.parametrize(("case", "message"), MATERIAL, ids=[m[0] for m in MATERIAL])
+def test_material_that_cannot_do_its_job_is_refused_at_preview(
+    project: Project, pki: Pki, case: str, message: str
+) -> None:
+    cfg = base_config(pki, hosts=1) | {"resourceBackend": "builtin"}
+    if case == "ca-expires-first":
+        cfg["caCert"], cfg["caKey"] = _short_lived_ca()
+    elif case == "ssh-public-key":
+        cfg["sshPrivateKey"] = pki.host_keys[0]
+    elif case == "kubeconfig-no-context":
+        cfg["kubeconfig"] = "apiVersion: v1\nkind: Config\nclusters: []\n"
+    else:
+        cfg["inCluster"]["image"] = "Registry/Kube Scheduler"
+    stack = project.stack(case, cfg, frozenset({"caKey", "sshPrivateKey", "kubeconfig"}))
+    out = project.run("preview", case)
+    assert out.returncode == 2
+    assert message in out.stderr, out.stderr
+    assert_reads_like_a_tool(out, pki)
+    assert resources(stack) == []
