@@ -18,7 +18,7 @@ from components.render.in_cluster import (
 )
 from components.render.rbac import scheduler_cluster_role_rules
 from components.render.scheduler_config import SchedulerConfigSpec, render_scheduler_config
-from components.render.versions import KubeVersion
+from components.render.versions import KubeVersion, health_paths
 
 CONFIG_KEY = "config.yaml"
 # Built-in roles the upstream "multiple schedulers" guide binds next to the scheduler's own.
@@ -82,6 +82,8 @@ class InClusterScheduler(pulumi.ComponentResource):
             verbosity=ic.verbosity,
             service_account=sched,
             version_label=args.kubernetes_version.tag,
+            liveness_path=health_paths(args.kubernetes_version)[0],
+            readiness_path=health_paths(args.kubernetes_version)[1],
         )
         meta_labels = labels(spec)
         child = pulumi.ResourceOptions(parent=self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_command as command
@@ -27,7 +28,7 @@ from components.host_file import (
 from components.render.kubeconfig import render_kubeconfig
 from components.render.scheduler_config import SchedulerConfigSpec, render_scheduler_config
 from components.render.systemd_unit import UnitSpec, render_unit
-from components.render.versions import KubeVersion
+from components.render.versions import KubeVersion, health_paths
 
 SERVICE = "kube-scheduler.service"
 USER = "kube-scheduler"
@@ -36,13 +37,14 @@ UNIT_PATH = "/etc/systemd/system/" + SERVICE
 HEALTHZ = "https://127.0.0.1:10259/healthz"
 
 
-def health_url(bind_address: str) -> str:
-    """Where the service answers on its host: loopback when it listens everywhere, else the one
-    address it binds (the serving certificate names the host's addresses too)."""
-    if ipaddress.ip_address(bind_address).is_unspecified:
-        return HEALTHZ
-    host = f"[{bind_address}]" if ":" in bind_address else bind_address
-    return HEALTHZ.replace("127.0.0.1", host)
+def health_url(bind_address: str, version: KubeVersion) -> str:
+    """Where the service says it is ready: /readyz (informers synced) where the version serves
+    it, else /healthz; on loopback when it listens everywhere, else on the one address it binds
+    (the serving certificate names the host's addresses too)."""
+    host = "127.0.0.1"
+    if not ipaddress.ip_address(bind_address).is_unspecified:
+        host = f"[{bind_address}]" if ":" in bind_address else bind_address
+    return f"https://{host}:10259{health_paths(version)[1]}"
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,7 @@ def restart_script(
                 # ask where the restored unit listens
                 f"addr=$(sed -n 's/^ExecStart=.* --bind-address=\\([^ ]*\\).*/\\1/p' {q(UNIT_PATH)})",
                 'case "$addr" in ""|0.0.0.0|::) addr=127.0.0.1 ;; *:*) addr="[$addr]" ;; esac',
-                f'if wait_healthy "https://$addr:10259/healthz" {timeout_s}; then',
+                f'if wait_healthy "https://$addr:10259{urlsplit(health_url).path}" {timeout_s}; then',
                 '  echo "$(hostname): rolled back; healthy again on its last good version" >&2',
                 "else",
                 '  echo "$(hostname): still not healthy after the rollback (got: $body)" >&2',
@@ -426,7 +428,7 @@ class SchedulerHost(pulumi.ComponentResource):
             hashes = {label: content_hash(content) for label, (_, content) in contents.items()}
             hashes["binary"] = pulumi.Output.from_input(args.binary.sha256)
             managed = [spec.path for spec, _ in contents.values()] + [layout.binary]
-            health = health_url(bm.bind_address)
+            health = health_url(bm.bind_address, args.kubernetes_version)
             script = pulumi.Output.all(**hashes).apply(
                 lambda h: restart_script(dict(h), layout.ca.path, bm.health_timeout_seconds, managed, health)
             )

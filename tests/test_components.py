@@ -161,8 +161,8 @@ def test_service_waits_for_health_rolls_back_and_stops_on_delete(run: Run) -> No
     svc = run.recorder.named("masters-master-1-service").inputs
     script = svc["create"]
     assert "systemctl restart kube-scheduler.service" in script
-    assert "https://127.0.0.1:10259/healthz" in script
-    assert "if wait_healthy https://127.0.0.1:10259/healthz 60; then" in script
+    # 1.34: ready means the informers synced (/readyz), not just alive
+    assert "if wait_healthy https://127.0.0.1:10259/readyz 60; then" in script
     # healthy: the kept versions are dropped; not healthy: every file it reads, and the binary,
     # go back to the kept version, and the step fails after the restart on them
     kept = [f"{path}.ksched-prev" for _label, path, *_ in FILES] + [
@@ -177,7 +177,7 @@ def test_service_waits_for_health_rolls_back_and_stops_on_delete(run: Run) -> No
 def test_health_is_asked_where_the_service_listens(pki: Pki) -> None:
     c = mutate(base_config(pki, hosts=1), "bareMetal.bindAddress", "10.231.0.11")
     svc = run_program(as_raw(c)).recorder.named("masters-master-1-service").inputs
-    assert "https://10.231.0.11:10259/healthz" in svc["create"]
+    assert "https://10.231.0.11:10259/readyz" in svc["create"]
 
 
 def _script(r: Run, name: str) -> str:
@@ -337,13 +337,9 @@ def test_deployment_is_hardened_and_rolls_on_config_change(run: Run) -> None:
     assert csc["capabilities"] == {"drop": ["ALL"]}
     assert csc.get("runAsNonRoot", True) is True  # seed 004 set false here
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    for probe in ("livenessProbe", "readinessProbe"):
+    for probe, path in (("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
         get = c[probe]["httpGet"]
-        assert (get["path"], ports.get(get["port"], get["port"]), get["scheme"]) == (
-            "/healthz",
-            10259,
-            "HTTPS",
-        )
+        assert (get["path"], ports.get(get["port"], get["port"]), get["scheme"]) == (path, 10259, "HTTPS")
     assert c["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
     assert c["resources"]["limits"]["memory"] == "512Mi"
     assert "--config=/etc/kubernetes/custom-k8s-scheduler/config.yaml" in c["command"]

@@ -17,6 +17,7 @@ from components.render.in_cluster import (
     sample_pod,
     selector_labels,
 )
+from components.render.versions import KubeVersion, health_paths
 
 SPEC = InClusterSpec(config_checksum="0123456789abcdef" * 4)
 
@@ -191,13 +192,34 @@ def test_container_command() -> None:
 
 
 @pytest.mark.parametrize("probe", ["startupProbe", "livenessProbe", "readinessProbe"])
-def test_probes_hit_healthz_over_https_on_10259(probe: str) -> None:
+def test_probes_over_https_on_10259(probe: str) -> None:
     container = _container()
     get = container[probe]["httpGet"]
-    assert get["path"] == "/healthz"
     assert get["scheme"] == "HTTPS"
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports[get["port"]] == 10259
+
+
+# (minor, startup/liveness path, readiness path): /livez and /readyz from 1.31 (the sources of
+# v1.29.15..v1.37.2: InstallReadyzHandler appears in 1.31); /healthz before.
+PROBE_PATHS = [
+    (29, "/healthz", "/healthz"),
+    (30, "/healthz", "/healthz"),
+    (31, "/livez", "/readyz"),
+    (34, "/livez", "/readyz"),
+    (37, "/livez", "/readyz"),
+]
+
+
+@pytest.mark.parametrize(("minor", "live", "ready"), PROBE_PATHS, ids=[f"1.{m}" for m, *_ in PROBE_PATHS])
+def test_probe_paths_follow_the_version(minor: int, live: str, ready: str) -> None:
+    live_path, ready_path = health_paths(KubeVersion(1, minor, 0))
+    container = _container(
+        dataclasses.replace(InClusterSpec(), liveness_path=live_path, readiness_path=ready_path)
+    )
+    assert container["startupProbe"]["httpGet"]["path"] == live
+    assert container["livenessProbe"]["httpGet"]["path"] == live
+    assert container["readinessProbe"]["httpGet"]["path"] == ready
 
 
 @pytest.mark.parametrize(

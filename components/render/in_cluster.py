@@ -41,6 +41,9 @@ class InClusterSpec:
     # 65532: distroless's "nonroot" uid; the image writes nothing, any non-zero uid works.
     run_as_user: int = 65532
     version_label: str = "v1.34.2"
+    # versions.health_paths of the target version
+    liveness_path: str = "/livez"
+    readiness_path: str = "/readyz"
 
 
 def _validate(spec: InClusterSpec) -> None:
@@ -95,12 +98,11 @@ def labels(spec: InClusterSpec) -> dict[str, str]:
     }
 
 
-def _probe(*, initial_delay: int, period: int, failure_threshold: int) -> dict[str, Any]:
-    # /healthz on the secure port answers without credentials (always-allowed
-    # path) and includes the leader-election watchdog. /livez and /readyz only
-    # exist from 1.30 on, and 1.29 is supported.
+def _probe(path: str, *, initial_delay: int, period: int, failure_threshold: int) -> dict[str, Any]:
+    # The secure port answers /healthz, /livez and /readyz without credentials (always-allowed
+    # paths); /readyz only once the informers synced (versions.health_paths).
     return {
-        "httpGet": {"path": "/healthz", "port": _PORT_NAME, "scheme": "HTTPS"},
+        "httpGet": {"path": path, "port": _PORT_NAME, "scheme": "HTTPS"},
         "initialDelaySeconds": initial_delay,
         "periodSeconds": period,
         "timeoutSeconds": 15,
@@ -160,9 +162,11 @@ def _container(spec: InClusterSpec) -> dict[str, Any]:
         # Timings are kubeadm's for its kube-scheduler static pod
         # (cmd/kubeadm/app/util/staticpod/utils.go); the startup probe allows
         # 4 minutes (kubeadm's control-plane health check timeout).
-        "startupProbe": _probe(initial_delay=10, period=10, failure_threshold=24),
-        "livenessProbe": _probe(initial_delay=10, period=10, failure_threshold=8),
-        "readinessProbe": _probe(initial_delay=0, period=1, failure_threshold=3),
+        # Started and alive: the process serves. Ready: it synced what it watches (a role that
+        # lacks a resource leaves it not ready, instead of restarted or falsely ready).
+        "startupProbe": _probe(spec.liveness_path, initial_delay=10, period=10, failure_threshold=24),
+        "livenessProbe": _probe(spec.liveness_path, initial_delay=10, period=10, failure_threshold=8),
+        "readinessProbe": _probe(spec.readiness_path, initial_delay=0, period=1, failure_threshold=3),
         # requests == limits: Guaranteed QoS, last to be evicted under pressure.
         "resources": {"requests": dict(quantities), "limits": dict(quantities)},
         # Seed 004 set runAsNonRoot false here, overriding the pod's true.

@@ -96,3 +96,18 @@ _REMOVED_FLAGS: tuple[tuple[str, int], ...] = (
 def removed_scheduler_flags(v: KubeVersion) -> frozenset[str]:
     """Flags that the kube-scheduler of `v` no longer accepts."""
     return frozenset(flag for flag, removed_in in _REMOVED_FLAGS if removed_in <= v.minor)
+
+
+# The scheduler's secure port serves /livez and /readyz from 1.31 on (cmd/kube-scheduler/app/
+# server.go: healthz.InstallReadyzHandler; checked in the v1.29.15 to v1.37.2 sources): /readyz
+# fails until the informers synced and their handlers ran ("sched-handler-sync"), on a standby too
+# (informers start before leader election), so a scheduler whose role lacks a watched resource is
+# not ready. /healthz answers ok regardless; it is all 1.29 and 1.30 have.
+_READYZ_FROM_MINOR = 31
+
+
+def health_paths(v: KubeVersion) -> tuple[str, str]:
+    """(liveness path, readiness path) on the secure port for the scheduler of `v`."""
+    if v.minor >= _READYZ_FROM_MINOR:
+        return "/livez", "/readyz"
+    return "/healthz", "/healthz"
