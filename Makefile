@@ -9,7 +9,7 @@ STACK ?= dev
 K8S_VERSION ?=
 export K8S_VERSION
 
-.PHONY: setup test unit fuzz lint bench lab-up lab-down lab-status lab-reset up status down preview
+.PHONY: setup test unit matrix fuzz lint bench lab-up lab-down lab-status lab-reset up status down preview
 
 setup:
 	bash scripts/setup.sh
@@ -20,6 +20,10 @@ test: setup
 
 unit: setup
 	$(ENV) $(PY) -m pytest -q -p no:cacheprovider -m "not lab and not toolchain"
+
+## Every supported minor's real kube-scheduler and source (make test runs the oldest and newest).
+matrix: setup
+	$(ENV) KSCHED_MATRIX=all $(PY) -m pytest -q -p no:cacheprovider tests/test_matrix.py
 
 ## Generated configs, many more than `make test` runs (HYPOTHESIS_PROFILE=fuzz: 3,000 per property).
 fuzz: setup

@@ -13,6 +13,19 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("KSCHED_CACHE") or Path.home() / ".cache" / "ksched")
+# The newest patch of each supported minor the Go module proxy serves complete (v1.31.14's
+# k8s.io/kube-scheduler staging module is refused: 403, so 1.31 is v1.31.13).
+NEWEST_PATCH = {
+    29: "v1.29.15",
+    30: "v1.30.14",
+    31: "v1.31.13",
+    32: "v1.32.13",
+    33: "v1.33.13",
+    34: "v1.34.4",
+    35: "v1.35.4",
+    36: "v1.36.3",
+    37: "v1.37.2",
+}
 _KUBECONFIG = {
     "apiVersion": "v1",
     "kind": "Config",
@@ -47,3 +60,26 @@ def load(binary: Path, config_text: str) -> subprocess.CompletedProcess[str]:
             text=True,
             timeout=60,
         )
+
+
+def upstream_facts(version: str) -> dict[str, object]:
+    """tools/upstream built against `version` and run: its system:kube-scheduler role under
+    default gates and every gate's default."""
+    import json
+
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "k8s-upstream.sh"), version],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "KSCHED_CACHE": str(CACHE)},
+    )
+    facts: dict[str, object] = json.loads(
+        subprocess.run([out.stdout.strip()], capture_output=True, check=True).stdout
+    )
+    return facts
+
+
+def module_source(version: str) -> Path:
+    """The k8s.io/kubernetes module of `version` in the Go module cache (the build put it there)."""
+    return CACHE / "go" / "mod" / "k8s.io" / f"kubernetes@{version}"

@@ -56,6 +56,10 @@ class _Rule:
     lease_name: bool = False  # restrict to the configured lease
 
 
+# Gates whose rules upstream grants whatever the gate says (policy.go adds them unconditionally):
+# the deliberate difference is to leave them out while the gate is off.
+_UPSTREAM_GRANTS_REGARDLESS = frozenset({"CoordinatedLeaderElection"})
+
 # Upstream order. The lease pair replaces upstream's lease rules.
 _RULES: tuple[_Rule, ...] = (
     _Rule("scheduling results and failures are recorded as Events",
@@ -158,3 +162,44 @@ def scheduler_cluster_role_rules(v: KubeVersion, lease_name: str) -> list[dict[s
         entry["verbs"] = list(rule.verbs)
         rules.append(entry)
     return rules
+
+
+# One permission: (apiGroup, resource, verb, resourceName or "").
+Permission = tuple[str, str, str, str]
+
+
+def permissions(rules: list[dict[str, Any]]) -> set[Permission]:
+    """PolicyRules flattened to single permissions, to compare roles exactly."""
+    return {
+        (group, resource, verb, name)
+        for r in rules
+        for group in r.get("apiGroups", [])
+        for resource in r.get("resources", [])
+        for verb in r.get("verbs", [])
+        for name in (r.get("resourceNames") or [""])
+    }
+
+
+def deliberately_left_out(v: KubeVersion) -> set[Permission]:
+    """What upstream's system:kube-scheduler grants under default gates and this role does not
+    (module docstring): the coordinated-leader-election rules while that gate is off by default."""
+    left_out: set[Permission] = set()
+    for rule in _RULES:
+        gated_off = [g for g in rule.gates if not _applies(_Rule("", (), (), (), gates=(g,)), v.minor)]
+        if rule.first <= v.minor and gated_off and set(gated_off) <= _UPSTREAM_GRANTS_REGARDLESS:
+            entry: dict[str, Any] = {
+                "apiGroups": rule.groups,
+                "resources": rule.resources,
+                "verbs": rule.verbs,
+            }
+            if rule.lease_name:
+                entry["resourceNames"] = ["kube-scheduler"]
+            left_out |= permissions([entry])
+    return left_out
+
+
+def gate_defaults(v: KubeVersion) -> dict[str, bool]:
+    """The default of each gate this module reads, at version `v` (as the table says)."""
+    return {
+        gate: on_from is not None and v.minor >= on_from for gate, on_from in _GATE_DEFAULT_ON_FROM.items()
+    }

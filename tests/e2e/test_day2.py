@@ -25,21 +25,9 @@ from pulumi import automation as auto
 
 from scripts.stack import deploy, summary
 from tests.e2e.lab import MASTERS, ROOT, Kube, LabStack, Monitor, changes, dev_config, facts, poll, ssh
+from tests.scheduler_binary import NEWEST_PATCH
 
 pytestmark = pytest.mark.lab
-
-# The newest patch the Go module proxy serves, per minor: the masters start one minor below the
-# lab's API server (allowed by the skew policy) and are upgraded to the lab's version.
-NEWEST_PATCH = {
-    30: "v1.30.14",
-    31: "v1.31.14",
-    32: "v1.32.13",
-    33: "v1.33.13",
-    34: "v1.34.4",
-    35: "v1.35.4",
-    36: "v1.36.3",
-    37: "v1.37.2",
-}
 
 
 def below_lab(minors: int) -> str:
