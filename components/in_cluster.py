@@ -21,6 +21,9 @@ from components.render.scheduler_config import SchedulerConfigSpec, render_sched
 from components.render.versions import KubeVersion, health_paths
 
 CONFIG_KEY = "config.yaml"
+# `up` converges objects edited by hand: server-side apply takes back the fields the stack owns
+# (pulumi-kubernetes' annotation; without it a hand edit is a field conflict that fails `up`).
+CONVERGE = {"pulumi.com/patchForce": "true"}
 # Built-in roles the upstream "multiple schedulers" guide binds next to the scheduler's own.
 VOLUME_SCHEDULER_ROLE = "system:volume-scheduler"
 AUTH_READER_ROLE = "extension-apiserver-authentication-reader"
@@ -94,7 +97,10 @@ class InClusterScheduler(pulumi.ComponentResource):
             obj_name: str, namespace: str | None = ns, annotations: dict[str, str] | None = None
         ) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(
-                name=obj_name, namespace=namespace, labels=meta_labels, annotations=annotations
+                name=obj_name,
+                namespace=namespace,
+                labels=meta_labels,
+                annotations={**CONVERGE, **(annotations or {})},
             )
 
         def subject() -> list[k8s.rbac.v1.SubjectArgs]:
@@ -153,7 +159,7 @@ class InClusterScheduler(pulumi.ComponentResource):
         if ic.create_sample_pod:
             pod = sample_pod(sched)
             pod_meta = dict(pod["metadata"])
-            pod_meta["annotations"] = {**pod_meta.get("annotations", {}), **await_annotations}
+            pod_meta["annotations"] = {**pod_meta.get("annotations", {}), **CONVERGE, **await_annotations}
             k8s.core.v1.Pod(
                 f"{name}-sample",
                 metadata=pod_meta,

@@ -427,3 +427,12 @@ def test_every_host_step_carries_a_check_of_what_it_leaves(builtin_run: Run) -> 
     assert "/usr/local/bin/kube-scheduler" in service["check"]
     # no secret in any check (they travel in plain text and print only hashes)
     assert not any("PRIVATE KEY" in s["check"] for s in steps.values())
+
+
+def test_every_cluster_object_is_taken_back_from_hand_edits(run: Run) -> None:
+    objects = [
+        r for r in run.recorder.resources if r.type.startswith("kubernetes:") and "metadata" in r.inputs
+    ]
+    assert len(objects) >= 9
+    for r in objects:
+        assert r.inputs["metadata"]["annotations"]["pulumi.com/patchForce"] == "true", r.name
