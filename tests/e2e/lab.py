@@ -367,6 +367,18 @@ def changes(result: auto.UpResult) -> dict[str, int]:
     return {str(k): int(v) for k, v in (result.summary.resource_changes or {}).items()}
 
 
+# client-go leader election at the upstream timings every stack here uses (15 s lease, 2 s retry).
+LEASE_S, RETRY_S, JITTER = 15, 2, 1.2
+# one wait of a standby's acquire loop: retryPeriod stretched by up to JitterFactor (wait.Jitter)
+MAX_RETRY_WAIT_S = RETRY_S * (1 + JITTER)
+# A leader that dies without releasing: a standby first sees its last renewal (within one wait),
+# counts the lease from when it saw it (observedTime, not the record's renewTime), then notices the
+# expiry on a later attempt (within one more wait).
+CRASH_FAILOVER_BOUND_S = LEASE_S + 2 * MAX_RETRY_WAIT_S
+# A leader that releases the lease (SIGTERM): a standby takes it on its next attempt.
+RELEASE_FAILOVER_BOUND_S = MAX_RETRY_WAIT_S + 1
+
+
 def poll(fn: Callable[[], bool], timeout: float, interval: float = 0.1) -> float:
     """Seconds until fn() is true; raises after timeout."""
     start = time.monotonic()
