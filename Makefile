@@ -35,10 +35,12 @@ lint: setup
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy --explicit-package-bases components __main__.py scripts tests bench tools
 
-## Figures: mock scale, then the lab (restarted fresh, taken down at the end).
+## Figures: mock scale, then the lab (restarted fresh, taken down at the end), then scheduling
+## throughput and latency at scale with plots in docs/bench (bench/scheduling.py --replot redraws).
 bench: setup
 	$(ENV) $(PY) bench/mock_scale.py
 	$(ENV) $(PY) bench/lab_bench.py
+	$(ENV) $(PY) bench/scheduling.py
 
 lab-up:
 	bash lab/lab.sh up

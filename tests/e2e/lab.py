@@ -122,8 +122,8 @@ class Kube:
         with urllib.request.urlopen(req, context=self.ctx, timeout=5) as resp:
             return json.loads(resp.read() or b"null")
 
-    def get(self, path: str) -> Any:
-        return self.request("GET", path)
+    def get(self, path: str, timeout: float = 5) -> Any:
+        return self.request("GET", path, timeout=timeout)
 
     def lease(self, name: str, namespace: str = "kube-system") -> dict[str, Any] | None:
         lease: dict[str, Any] | None = self.get(

@@ -1,0 +1,118 @@
+"""PNG plots of bench/scheduling.py's results (matplotlib, no display): throughput over time and
+latency CDFs per scheduler and client-side limit, nodes used by the bin-packing workload, and the
+lease holder over time during failovers and rolling changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from bench.perf_analysis import per_second
+
+DPI = 90
+
+
+def _label(case: dict[str, Any]) -> str:
+    return f"{case['scheduler']} qps {case['qps']:g}/burst {case['burst']}"
+
+
+def _median_run(case: dict[str, Any]) -> dict[str, Any]:
+    """The run whose throughput is the median of the case's runs (the one a reader should see)."""
+    runs: list[dict[str, Any]] = sorted(case["runs"], key=lambda r: r["figures"]["throughput"])
+    return runs[len(runs) // 2]
+
+
+def _basic(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in results["cases"] if c["workload"] == "basic"]
+
+
+def throughput_plot(results: dict[str, Any], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for case in _basic(results):
+        run = _median_run(case)
+        counts = per_second(run["bound_at"])
+        ax.step(range(len(counts)), counts, where="post", label=_label(case))
+    ax.set_xlabel("seconds since the first binding")
+    ax.set_ylabel("pods bound in that second")
+    ax.set_title(f"Throughput over time, {results['pods']} pods on {results['nodes']} nodes (median run)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def latency_plot(results: dict[str, Any], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for case in _basic(results):
+        latency = sorted(x for run in case["runs"] for x in run["latency_s"])
+        n = len(latency)
+        ax.plot(latency, [(i + 1) / n for i in range(n)], label=_label(case))
+    ax.set_xlabel("creation to binding (s)")
+    ax.set_ylabel("fraction of pods")
+    ax.set_title(f"Scheduling latency CDF, {results['pods']} pods x {results['runs']} runs")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def binpack_plot(results: dict[str, Any], path: Path) -> Path:
+    cases = [c for c in results["cases"] if c["workload"] == "binpack"]
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    labels = [_label(c) for c in cases]
+    used = [sorted(r["nodes_used"] for r in c["runs"]) for c in cases]
+    ax.barh(labels, [u[len(u) // 2] for u in used], color="tab:blue")
+    for i, u in enumerate(used):
+        ax.plot(u, [i] * len(u), "k|", markersize=14)
+    ax.axvline(results["nodes"], color="grey", linestyle="--", label=f"all {results['nodes']} nodes")
+    if cases:
+        ax.axvline(cases[0]["fewest_nodes"], color="green", linestyle=":", label="fewest that fit")
+    ax.set_xlabel("nodes used (bar: median, ticks: each run)")
+    ax.set_title("Bin packing: pods of a quarter node each")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def lease_plot(results: dict[str, Any], path: Path) -> Path:
+    """One panel per episode: which holder has the lease at each sample (blank: nobody)."""
+    episodes = results["leases"]
+    fig, axes = plt.subplots(len(episodes), 1, figsize=(8, 1.6 * len(episodes) + 0.6), squeeze=False)
+    for ax, (title, samples) in zip(axes[:, 0], episodes.items(), strict=True):
+        t0 = samples[0][0] if samples else 0.0
+        holders = sorted({h for _, h in samples if h})
+        rows = {h: i for i, h in enumerate(holders)}
+        for h in holders:
+            ts = [t - t0 for t, s in samples if s == h]
+            ax.plot(ts, [rows[h]] * len(ts), "|", markersize=8)
+        ax.set_yticks(range(len(holders)), [h[-12:] for h in holders], fontsize=7)
+        ax.set_ylim(-0.7, max(len(holders) - 0.3, 0.7))
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlabel("seconds (100 ms samples; a gap: no unexpired holder)")
+    fig.suptitle("Lease holder over time")
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def write_plots(results: dict[str, Any], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        throughput_plot(results, out / "throughput.png"),
+        latency_plot(results, out / "latency-cdf.png"),
+        binpack_plot(results, out / "binpack.png"),
+        lease_plot(results, out / "lease-holder.png"),
+    ]

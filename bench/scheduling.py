@@ -1,0 +1,330 @@
+"""Scheduling performance of what we deploy, measured the way kube-scheduler measures itself
+(scheduler_perf's throughput and latency figures), on the lab: the bare-metal default-scheduler
+(three masters, one leading) and the in-cluster custom scheduler (two replicas on real nodes),
+each at three client-side limits (qps/burst) set the way a user sets them (the stack's config and
+`up`), on 100 KWOK nodes, three runs each. Writes .bench/scheduling.json and the PNG plots in
+docs/bench/, removes everything it created, prints a table and what the figures say.
+
+    python bench/scheduling.py [--pods 1000] [--nodes 100] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.perf_analysis import RunFigures, recommend, run_figures, spread  # noqa: E402
+from bench.plots import write_plots  # noqa: E402
+from components.config import BareMetal, InCluster  # noqa: E402
+from tests.e2e.lab import (  # noqa: E402
+    NAME,
+    NS,
+    Kube,
+    LabStack,
+    LeaseWatch,
+    Monitor,
+    dev_config,
+    facts,
+    own_lab,
+    pause_image,
+    poll,
+    settled,
+    ssh,
+)
+
+DEFAULT = "default-scheduler"
+KWOK_TAINT = {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
+PERF_LABEL = "ksched-perf"
+# upstream's defaults, seed 004's, one higher
+SETTINGS = [(50.0, 100), (100.0, 200), (200.0, 400)]
+WORKLOADS = {
+    # scheduler_perf's SchedulingBasic: small pods on many nodes
+    "basic": {"cpu": "100m", "memory": "100Mi"},
+    # bin packing: pods a quarter of a node, where MostAllocated fills nodes one by one
+    "binpack": {"cpu": "2", "memory": "4Gi"},
+}
+NODE_SIZE = {"cpu": "8", "memory": "16Gi", "pods": "110"}
+PER_NODE = {"binpack": 4}  # binpack pods a node holds
+# each scheduler's (qps, burst) as the program deploys it by default
+DEFAULTS = {DEFAULT: (BareMetal().qps, BareMetal().burst), NAME: (InCluster().qps, InCluster().burst)}
+
+
+def _ts(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def make_nodes(kube: Kube, count: int) -> list[str]:
+    """KWOK nodes for the benchmark (their own label; tainted like the lab's KWOK workers)."""
+    names = [f"perf-{i:03d}" for i in range(count)]
+
+    def create(name: str) -> None:
+        kube.request(
+            "POST",
+            "/api/v1/nodes",
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": {"kubernetes.io/hostname": name, PERF_LABEL: "1", "type": "kwok"},
+                    "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                },
+                "spec": {"taints": [{"key": KWOK_TAINT["key"], "value": "fake", "effect": "NoSchedule"}]},
+                "status": {"allocatable": NODE_SIZE, "capacity": NODE_SIZE},
+            },
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, names))
+
+    def all_ready() -> bool:
+        nodes = kube.get(f"/api/v1/nodes?labelSelector={PERF_LABEL}%3D1")["items"]
+        return len(nodes) == count and all(
+            any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in n.get("status", {}).get("conditions", [])
+            )
+            and not any(t["key"] == "node.kubernetes.io/not-ready" for t in n["spec"].get("taints", []))
+            for n in nodes
+        )
+
+    poll(all_ready, 180, interval=1)
+    return names
+
+
+def remove_nodes(kube: Kube, names: list[str]) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: kube.request("DELETE", f"/api/v1/nodes/{n}"), names))
+
+
+def one_run(kube: Kube, scheduler: str, pods: int, requests: dict[str, str], qps: float) -> dict[str, Any]:
+    """Create `pods` pods as fast as this machine can, wait until all are bound, read when."""
+    ns = f"perf-{uuid.uuid4().hex[:6]}"
+    kube.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+    poll(lambda: kube.get(f"/api/v1/namespaces/{ns}/serviceaccounts/default") is not None, 30)
+    created: dict[str, float] = {}
+
+    def create(i: int) -> None:
+        name = f"p-{i:05d}"
+        spec: dict[str, Any] = {
+            "schedulerName": scheduler,
+            "nodeSelector": {PERF_LABEL: "1"},
+            "tolerations": [KWOK_TAINT],
+            "containers": [{"name": "pause", "image": pause_image(), "resources": {"requests": requests}}],
+            "terminationGracePeriodSeconds": 0,
+        }
+        kube.request("POST", f"/api/v1/namespaces/{ns}/pods", {"metadata": {"name": name}, "spec": spec})
+        created[name] = time.time()
+
+    start = time.time()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(create, range(pods)))
+    created_in = time.time() - start
+
+    def all_bound() -> bool:
+        items = kube.get(f"/api/v1/namespaces/{ns}/pods", timeout=30)["items"]
+        return sum(bool(p["spec"].get("nodeName")) for p in items) == pods
+
+    poll(all_bound, 600, interval=0.5)
+    # the scheduler's Scheduled event carries a MicroTime: sub-second binding times
+    events = kube.get(f"/apis/events.k8s.io/v1/namespaces/{ns}/events", timeout=60)["items"]
+    bound = {
+        e["regarding"]["name"]: _ts(e["eventTime"])
+        for e in events
+        if e.get("reason") == "Scheduled" and e.get("eventTime")
+    }
+    fallback = 0
+    if len(bound) < pods:  # an event the broadcaster dropped: the condition's time (seconds)
+        for p in kube.get(f"/api/v1/namespaces/{ns}/pods", timeout=30)["items"]:
+            name = p["metadata"]["name"]
+            if name not in bound:
+                cond = next(c for c in p["status"]["conditions"] if c["type"] == "PodScheduled")
+                bound[name] = _ts(cond["lastTransitionTime"])
+                fallback += 1
+    nodes_used = len({p["spec"]["nodeName"] for p in kube.get(f"/api/v1/namespaces/{ns}/pods")["items"]})
+    kube.request("DELETE", f"/api/v1/namespaces/{ns}")
+    poll(lambda: kube.get(f"/api/v1/namespaces/{ns}") is None, 300, interval=1)
+    names = sorted(created)
+    figures = run_figures([created[n] for n in names], [bound[n] for n in names], qps)
+    return {
+        "figures": figures.__dict__,
+        "created_in_s": created_in,
+        "bound_at": sorted(bound[n] - start for n in names),
+        "latency_s": sorted(bound[n] - created[n] for n in names),
+        "binding_times_from_conditions": fallback,
+        "nodes_used": nodes_used,
+    }
+
+
+def set_limits(stack: LabStack, kube: Kube, scheduler: str, qps: float, burst: int) -> None:
+    """As a user would: the stack's config, then `up` (masters roll, or the Deployment rolls)."""
+    cfg = dev_config()
+    key = "bareMetal" if scheduler == DEFAULT else "inCluster"
+    cfg[key]["qps"], cfg[key]["burst"] = qps, burst
+    stack.configure(cfg)
+    stack.up()
+    settled(kube)
+    poll(lambda: bool(kube.holder("kube-scheduler")), 60)
+
+
+def lease_timelines(kube: Kube, stack: LabStack) -> dict[str, list[tuple[float, str]]]:
+    """The lease holder over time: a graceful failover and a rolling change on the masters; a
+    deleted leader pod and a ConfigMap rollout for the in-cluster replicas."""
+    out: dict[str, list[tuple[float, str]]] = {}
+    with Monitor(kube) as mon:
+        time.sleep(2)
+        leader = kube.holder("kube-scheduler").split("_", 1)[0]
+        ssh(leader, "systemctl stop kube-scheduler.service")
+        time.sleep(8)
+        ssh(leader, "systemctl start kube-scheduler.service")
+        time.sleep(4)
+    out["masters: leader stopped"] = [(t, h.split("_", 1)[0]) for t, _, h in mon.samples]
+    cfg = dev_config()
+    cfg["bareMetal"]["verbosity"] = 3
+    stack.configure(cfg)
+    with Monitor(kube) as mon:
+        stack.up()
+        time.sleep(2)
+    out["masters: rolling change"] = [(t, h.split("_", 1)[0]) for t, _, h in mon.samples]
+    with LeaseWatch(kube) as watch:
+        time.sleep(2)
+        old = kube.holder(NAME).split("_", 1)[0]
+        kube.request("DELETE", f"/api/v1/namespaces/{NS}/pods/{old}")
+        time.sleep(10)
+    out["in-cluster: leader pod deleted"] = [(t, h.split("_", 1)[0]) for t, h, _ in watch.samples]
+    cfg["inCluster"]["verbosity"] = 3
+    stack.configure(cfg)
+    with LeaseWatch(kube) as watch:
+        stack.up()
+        time.sleep(2)
+    out["in-cluster: ConfigMap rollout"] = [(t, h.split("_", 1)[0]) for t, h, _ in watch.samples]
+    stack.configure(dev_config())
+    stack.up()
+    return out
+
+
+def binpack_pods(nodes: int) -> int:
+    """Three quarters of what the perf nodes hold of the bin-packing pods: they fit on fewer nodes
+    than there are, so a packing scheduler leaves some empty and a spreading one does not."""
+    return nodes * PER_NODE["binpack"] * 3 // 4
+
+
+def measure(a: argparse.Namespace) -> dict[str, Any]:
+    kube = Kube()
+    stack = LabStack("perf", Path(tempfile.mkdtemp(prefix="ksched-perf-")))
+    results: dict[str, Any] = {"pods": a.pods, "nodes": a.nodes, "runs": a.runs, "cases": []}
+    nodes: list[str] = []
+
+    def case(scheduler: str, qps: float, burst: int, workload: str, pods: int) -> None:
+        runs = [one_run(kube, scheduler, pods, WORKLOADS[workload], qps) for _ in range(a.runs)]
+        c = {
+            "scheduler": scheduler,
+            "qps": qps,
+            "burst": burst,
+            "workload": workload,
+            "pods": pods,
+            "runs": runs,
+        }
+        if workload == "binpack":
+            c["fewest_nodes"] = -(-pods // PER_NODE["binpack"])
+        results["cases"].append(c)
+        print(summary_line(c), flush=True)
+
+    try:
+        stack.up()
+        settled(kube)
+        nodes = make_nodes(kube, a.nodes)
+        for scheduler, default in ((DEFAULT, DEFAULTS[DEFAULT]), (NAME, DEFAULTS[NAME])):
+            for qps, burst in SETTINGS:
+                set_limits(stack, kube, scheduler, qps, burst)
+                case(scheduler, qps, burst, "basic", a.pods)
+            set_limits(stack, kube, scheduler, *default)
+            case(scheduler, *default, "binpack", binpack_pods(a.nodes))
+        results["leases"] = lease_timelines(kube, stack)
+    finally:
+        if nodes:
+            remove_nodes(kube, nodes)
+        stack.destroy()
+        stack.remove()
+        kube.close()
+    return results
+
+
+def summary_line(case: dict[str, Any]) -> str:
+    figs = [RunFigures(**r["figures"]) for r in case["runs"]]
+    t = spread([f.throughput for f in figs])
+    p99 = spread([f.latency_p99 for f in figs])
+    return (
+        f"{case['scheduler']:<22} qps {case['qps']:>5g}/{case['burst']:<4} {case['workload']:<8} "
+        f"{case['pods']:>5} pods "
+        f"pods/s min/med/max {t[0]:6.1f} {t[1]:6.1f} {t[2]:6.1f} (x{t[1] / case['qps']:.2f} of qps)  "
+        f"p50 {statistics.median(f.latency_p50 for f in figs):5.2f}s "
+        f"p90 {statistics.median(f.latency_p90 for f in figs):5.2f}s p99 med {p99[1]:5.2f}s"
+    )
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    """The figures as Markdown rows (min / median / max over the runs), for the README."""
+    rows = [
+        "| scheduler | qps/burst | workload | pods | pods/s | ÷ qps | latency p50 / p90 / p99 "
+        "(median run) | nodes used |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for case in results["cases"]:
+        figs = [RunFigures(**r["figures"]) for r in case["runs"]]
+        t = spread([f.throughput for f in figs])
+        mid = sorted(figs, key=lambda f: f.throughput)[len(figs) // 2]
+        used = spread([r["nodes_used"] for r in case["runs"]])
+        rows.append(
+            f"| {case['scheduler']} | {case['qps']:g}/{case['burst']} | {case['workload']} | {case['pods']} "
+            f"| {t[0]:.1f} / {t[1]:.1f} / {t[2]:.1f} | {t[1] / case['qps']:.2f} "
+            f"| {mid.latency_p50:.2f} / {mid.latency_p90:.2f} / {mid.latency_p99:.2f} s "
+            f"| {used[0]:g} / {used[1]:g} / {used[2]:g} |"
+        )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pods", type=int, default=1000)
+    ap.add_argument("--nodes", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--replot", action="store_true", help="plot and report the last results, measure nothing")
+    a = ap.parse_args()
+    out = ROOT / ".bench" / "scheduling.json"
+    if a.replot:
+        results = json.loads(out.read_text())
+    else:
+        with own_lab():
+            results = measure(a)
+        results["k8s_version"] = facts()["k8s_version"]
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(results, indent=1))
+    for path in write_plots(results, ROOT / "docs" / "bench"):
+        print(f"plot: {path.relative_to(ROOT)}")
+    print("\n".join(table(results)))
+    medians: dict[str, dict[float, float]] = {DEFAULT: {}, NAME: {}}
+    for case in results["cases"]:
+        if case["workload"] == "basic":
+            medians[case["scheduler"]][case["qps"]] = statistics.median(
+                r["figures"]["throughput"] for r in case["runs"]
+            )
+    for scheduler, (qps, _) in DEFAULTS.items():
+        print(recommend(scheduler, medians[scheduler], qps))
+    print(f"figures in {out.relative_to(ROOT)} (Kubernetes {results.get('k8s_version', '?')})")
+
+
+if __name__ == "__main__":
+    main()
