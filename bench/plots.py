@@ -31,38 +31,40 @@ def _basic(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in results["cases"] if c["workload"] == "basic"]
 
 
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def _lines(ax: Any, title: str, xlabel: str, ylabel: str, path: Path) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(ax.figure, path)
+
+
 def throughput_plot(results: dict[str, Any], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    _, ax = plt.subplots(figsize=(8, 4.5))
     for case in _basic(results):
         run = _median_run(case)
         counts = per_second(run["bound_at"])
         ax.step(range(len(counts)), counts, where="post", label=_label(case))
-    ax.set_xlabel("seconds since the first binding")
-    ax.set_ylabel("pods bound in that second")
-    ax.set_title(f"Throughput over time, {results['pods']} pods on {results['nodes']} nodes (median run)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    title = f"Throughput over time, {results['pods']} pods on {results['nodes']} nodes (median run)"
+    return _lines(ax, title, "seconds since the first binding", "pods bound in that second", path)
 
 
 def latency_plot(results: dict[str, Any], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    _, ax = plt.subplots(figsize=(8, 4.5))
     for case in _basic(results):
         latency = sorted(x for run in case["runs"] for x in run["latency_s"])
         n = len(latency)
         ax.plot(latency, [(i + 1) / n for i in range(n)], label=_label(case))
-    ax.set_xlabel("creation to binding (s)")
-    ax.set_ylabel("fraction of pods")
-    ax.set_title(f"Scheduling latency CDF, {results['pods']} pods x {results['runs']} runs")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    title = f"Scheduling latency CDF, {results['pods']} pods x {results['runs']} runs"
+    return _lines(ax, title, "creation to binding (s)", "fraction of pods", path)
 
 
 def binpack_plot(results: dict[str, Any], path: Path) -> Path:
@@ -79,10 +81,7 @@ def binpack_plot(results: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel("nodes used (bar: median, ticks: each run)")
     ax.set_title("Bin packing: pods of a quarter node each")
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def lease_plot(results: dict[str, Any], path: Path) -> Path:
@@ -102,10 +101,7 @@ def lease_plot(results: dict[str, Any], path: Path) -> Path:
         ax.grid(axis="x", alpha=0.3)
     axes[-1, 0].set_xlabel("seconds (100 ms samples; a gap: no unexpired holder)")
     fig.suptitle("Lease holder over time")
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_plots(results: dict[str, Any], out: Path) -> list[Path]:
