@@ -89,6 +89,4 @@ def recommend(name: str, figures: dict[float, float], default_qps: float) -> str
             f"{name}: the client-side limit sets the pace ({figures[default_qps]:.0f} pods/s at qps "
             f"{default_qps:g}, {ratio:.2f} of it); qps {best:g} reached {figures[best]:.0f} pods/s"
         )
-    return (
-        f"{name}: qps {default_qps:g} is as fast as any measured ({figures[default_qps]:.0f} pods/s)"
-    )
+    return f"{name}: qps {default_qps:g} is as fast as any measured ({figures[default_qps]:.0f} pods/s)"
