@@ -45,6 +45,7 @@ from tests.e2e.lab import (  # noqa: E402
     settled,
     ssh,
     ssh_argv,
+    takeover,
 )
 
 
@@ -163,8 +164,8 @@ def latency(kube: Kube, count: int, scheduler: str | None) -> list[float]:
 
 
 def incluster_failover(kube: Kube, how: str) -> float:
-    """Seconds from deleting the leader pod / starting to stop its node until another replica
-    leads (the node is stopped in the background: its lease expires while it powers off)."""
+    """Seconds without a leader (the old leader's last renewal to the new one's acquisition) when
+    the leader pod is deleted or its node stops (in the background: the lease expires meanwhile)."""
     holder = kube.holder(NAME).split("_", 1)[0]
     pod = next(p for p in settled(kube) if p["metadata"]["name"] == holder)
     node = pod["spec"]["nodeName"]
@@ -173,7 +174,7 @@ def incluster_failover(kube: Kube, how: str) -> float:
         kube.request("DELETE", f"/api/v1/namespaces/{NS}/pods/{holder}")
     else:
         stopping.start()
-    gap = poll(lambda: kube.holder(NAME).split("_", 1)[0] not in ("", holder), 60, interval=0.05)
+    gap = takeover(kube, NAME, holder, 60)[1]
     if how == "node":
         stopping.join()
         lab("start-node", node, timeout=300)

@@ -389,6 +389,29 @@ def poll(fn: Callable[[], bool], timeout: float, interval: float = 0.1) -> float
     raise AssertionError(f"condition not met within {timeout}s")
 
 
+def _micro(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def takeover(kube: Kube, lease: str, old: str, timeout: float) -> tuple[float, float]:
+    """Waits until a holder other than `old` (a holder name before its `_`) has the lease; returns
+    (seconds waited, seconds without a leader), the latter from the old holder's last renewal to
+    the new holder's acquisition, as the schedulers themselves wrote them in the lease (MicroTime)
+    - what a crash costs, whatever it took to bring the old leader down."""
+    start, last_renew = time.monotonic(), ""
+    while time.monotonic() - start < timeout:
+        spec = (kube.lease(lease) or {}).get("spec", {})
+        holder = (spec.get("holderIdentity") or "").split("_", 1)[0]
+        if holder == old:
+            last_renew = spec.get("renewTime") or last_renew
+        elif holder and spec.get("acquireTime"):
+            if not last_renew:
+                raise AssertionError(f"{old} never seen renewing {lease}")
+            return time.monotonic() - start, _micro(spec["acquireTime"]) - _micro(last_renew)
+        time.sleep(0.05)
+    raise AssertionError(f"no holder but {old} took {lease} within {timeout}s")
+
+
 class Monitor:
     """Polls every master's /healthz and the default lease every 100 ms during a change."""
 

@@ -24,7 +24,19 @@ from cryptography import x509
 from pulumi import automation as auto
 
 from scripts.stack import deploy, summary
-from tests.e2e.lab import RELEASE_FAILOVER_BOUND_S, MASTERS, ROOT, Kube, LabStack, Monitor, changes, dev_config, facts, poll, ssh
+from tests.e2e.lab import (
+    MASTERS,
+    RELEASE_FAILOVER_BOUND_S,
+    ROOT,
+    Kube,
+    LabStack,
+    Monitor,
+    changes,
+    dev_config,
+    facts,
+    poll,
+    ssh,
+)
 from tests.scheduler_binary import NEWEST_PATCH
 
 pytestmark = pytest.mark.lab
