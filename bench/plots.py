@@ -48,13 +48,25 @@ def _lines(ax: Any, title: str, xlabel: str, ylabel: str, path: Path) -> Path:
 
 
 def throughput_plot(results: dict[str, Any], path: Path) -> Path:
-    _, ax = plt.subplots(figsize=(8, 4.5))
-    for case in _basic(results):
-        run = _median_run(case)
-        counts = per_second(run["bound_at"])
-        ax.step(range(len(counts)), counts, where="post", label=_label(case))
-    title = f"Throughput over time, {results['pods']} pods on {results['nodes']} nodes (median run)"
-    return _lines(ax, title, "seconds since the first binding", "pods bound in that second", path)
+    """One panel per scheduler: pods bound per second (median run) and each setting's qps, the
+    client-side ceiling, dashed in the same colour."""
+    cases = _basic(results)
+    schedulers = list(dict.fromkeys(c["scheduler"] for c in cases))
+    fig, axes = plt.subplots(1, len(schedulers), figsize=(10, 4.2), sharey=True, squeeze=False)
+    for ax, scheduler in zip(axes[0], schedulers, strict=True):
+        for n, case in enumerate(c for c in cases if c["scheduler"] == scheduler):
+            counts = per_second(_median_run(case)["bound_at"])
+            colour = f"C{n}"
+            label = f"qps {case['qps']:g}/burst {case['burst']}"
+            ax.step(range(len(counts)), counts, where="post", color=colour, label=label)
+            ax.axhline(case["qps"], color=colour, linestyle="--", linewidth=0.8)
+        ax.set_title(scheduler, fontsize=10)
+        ax.set_xlabel("seconds since the first binding")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("pods bound in that second (dashed: qps)")
+    fig.suptitle(f"Throughput over time, {results['pods']} pods on {results['nodes']} nodes (median run)")
+    return _save(fig, path)
 
 
 def latency_plot(results: dict[str, Any], path: Path) -> Path:
