@@ -82,7 +82,7 @@ def latency_plot(results: dict[str, Any], path: Path) -> Path:
 def binpack_plot(results: dict[str, Any], path: Path) -> Path:
     cases = [c for c in results["cases"] if c["workload"] == "binpack"]
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    labels = [_label(c) for c in cases]
+    labels = [f"{_label(c)}\n{c['scoring']}" for c in cases]
     used = [sorted(r["nodes_used"] for r in c["runs"]) for c in cases]
     ax.barh(labels, [u[len(u) // 2] for u in used], color="tab:blue")
     for i, u in enumerate(used):

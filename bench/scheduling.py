@@ -62,6 +62,8 @@ CREATORS = 16  # threads creating pods: about 900 pods/s on this machine with no
 PER_NODE = {"binpack": 4}  # binpack pods a node holds
 # each scheduler's (qps, burst) as the program deploys it by default
 DEFAULTS = {DEFAULT: (BareMetal().qps, BareMetal().burst), NAME: (InCluster().qps, InCluster().burst)}
+# how each ranks nodes: the masters run upstream's default profile, the custom scheduler ours
+SCORING = {DEFAULT: "LeastAllocated (upstream default)", NAME: InCluster().scoring_strategy}
 
 
 def _ts(text: str) -> float:

@@ -121,6 +121,7 @@ def test_plots_are_written_as_pngs(tmp_path: Path) -> None:
                 "burst": 20,
                 "workload": "binpack",
                 "fewest_nodes": 5,
+                "scoring": "MostAllocated",
                 "runs": [run(9, 5), run(9, 6)],
             },
         ],
