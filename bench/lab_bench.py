@@ -65,15 +65,16 @@ def all_healthy() -> bool:
 
 
 def failover(kube: Kube, how: str) -> float:
-    """Seconds from stopping/killing the leader until another master holds the lease."""
-    old = leader(kube)
+    """Seconds from stopping/killing the leader until another process holds the lease (a standby,
+    or after a kill possibly the old master restarted)."""
+    old, holder = leader(kube), kube.holder("kube-scheduler")
     command = {
         "stop": "systemctl stop kube-scheduler.service",
         "kill": "kill -KILL $(systemctl show -p MainPID --value kube-scheduler.service)",
     }[how]
     start = time.monotonic()
     ssh(old, command)
-    poll(lambda: kube.holder("kube-scheduler").split("_")[0] not in ("", old), 30, interval=0.02)
+    takeover(kube, "kube-scheduler", holder, 30)
     gap = time.monotonic() - start
     if how == "stop":
         ssh(old, "systemctl start kube-scheduler.service")
@@ -166,7 +167,8 @@ def latency(kube: Kube, count: int, scheduler: str | None) -> list[float]:
 def incluster_failover(kube: Kube, how: str) -> float:
     """Seconds without a leader (the old leader's last renewal to the new one's acquisition) when
     the leader pod is deleted or its node stops (in the background: the lease expires meanwhile)."""
-    holder = kube.holder(NAME).split("_", 1)[0]
+    identity = kube.holder(NAME)
+    holder = identity.split("_", 1)[0]
     pod = next(p for p in settled(kube) if p["metadata"]["name"] == holder)
     node = pod["spec"]["nodeName"]
     stopping = threading.Thread(target=lab, args=("stop-node", node), kwargs={"timeout": 300})
@@ -174,7 +176,7 @@ def incluster_failover(kube: Kube, how: str) -> float:
         kube.request("DELETE", f"/api/v1/namespaces/{NS}/pods/{holder}")
     else:
         stopping.start()
-    gap = takeover(kube, NAME, holder, 60)[1]
+    gap = takeover(kube, NAME, identity, 60)[1]
     if how == "node":
         stopping.join()
         lab("start-node", node, timeout=300)

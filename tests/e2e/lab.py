@@ -394,14 +394,15 @@ def _micro(text: str) -> float:
 
 
 def takeover(kube: Kube, lease: str, old: str, timeout: float) -> tuple[float, float]:
-    """Waits until a holder other than `old` (a holder name before its `_`) has the lease; returns
-    (seconds waited, seconds without a leader), the latter from the old holder's last renewal to
-    the new holder's acquisition, as the schedulers themselves wrote them in the lease (MicroTime)
-    - what a crash costs, whatever it took to bring the old leader down."""
+    """Waits until another process than `old` (a full holder identity, `<host>_<uuid>`) has the
+    lease - a standby, or the old one restarted (a new uuid); returns (seconds waited, seconds
+    without a leader), the latter from the old holder's last renewal to the new holder's
+    acquisition, as the schedulers themselves wrote them in the lease (MicroTime): what a crash
+    costs, whatever it took to bring the old leader down."""
     start, last_renew = time.monotonic(), ""
     while time.monotonic() - start < timeout:
         spec = (kube.lease(lease) or {}).get("spec", {})
-        holder = (spec.get("holderIdentity") or "").split("_", 1)[0]
+        holder = spec.get("holderIdentity") or ""
         if holder == old:
             last_renew = spec.get("renewTime") or last_renew
         elif holder and spec.get("acquireTime"):

@@ -187,13 +187,12 @@ def test_failover_when_the_leader_pod_is_deleted(stack: LabStack, kube: Kube) ->
 
 
 def test_failover_when_the_leader_node_stops(stack: LabStack, kube: Kube) -> None:
-    pod = leader_pod(kube)
-    old, node = pod["metadata"]["name"], pod["spec"]["nodeName"]
+    node, holder = leader_pod(kube)["spec"]["nodeName"], kube.holder(NAME)
     # the node goes down in the background: its kubelet stops, its containers die, it powers off
     stopping = threading.Thread(target=lab, args=("stop-node", node), kwargs={"timeout": 300})
     stopping.start()
     try:
-        waited, leaderless = takeover(kube, NAME, old, 60)
+        waited, leaderless = takeover(kube, NAME, holder, 60)
         print(f"\nnode {node} stopped: new holder after {waited:.2f}s, leaderless {leaderless:.2f}s")
         assert leaderless <= CRASH_FAILOVER_BOUND_S
     finally:
