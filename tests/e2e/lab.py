@@ -396,14 +396,14 @@ def _micro(text: str) -> float:
 def takeover(kube: Kube, lease: str, old: str, timeout: float) -> tuple[float, float]:
     """Waits until another process than `old` (a full holder identity, `<host>_<uuid>`) has the
     lease - a standby, or the old one restarted (a new uuid); returns (seconds waited, seconds
-    without a leader), the latter from the old holder's last renewal to the new holder's
-    acquisition, as the schedulers themselves wrote them in the lease (MicroTime): what a crash
-    costs, whatever it took to bring the old leader down."""
+    without a leader), the latter from the old holder's last renewal (or its release: an empty
+    holder) to the new holder's acquisition, as the schedulers themselves wrote them in the lease
+    (MicroTime): what a crash costs, whatever it took to bring the old leader down."""
     start, last_renew = time.monotonic(), ""
     while time.monotonic() - start < timeout:
         spec = (kube.lease(lease) or {}).get("spec", {})
         holder = spec.get("holderIdentity") or ""
-        if holder == old:
+        if holder in (old, ""):
             last_renew = spec.get("renewTime") or last_renew
         elif holder and spec.get("acquireTime"):
             if not last_renew:
