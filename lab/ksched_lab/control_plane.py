@@ -9,6 +9,7 @@ from ksched_lab.settings import (
     API_PORT,
     API_URL,
     BRIDGE,
+    BRIDGE_MAC,
     CLUSTER_ID,
     CLUSTER_VERSION,
     ETCD_BIN,
@@ -57,7 +58,8 @@ from ksched_lab.util import (
 def ensure_bridge():
     if not link_exists(BRIDGE):
         log(f"creating bridge {BRIDGE} {HOST_IP}/{PREFIX}")
-        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+        run(["ip", "link", "add", BRIDGE, "address", BRIDGE_MAC, "type", "bridge"])
+    run(["ip", "link", "set", BRIDGE, "address", BRIDGE_MAC])
     addrs = run(["ip", "-o", "-4", "addr", "show", "dev", BRIDGE]).stdout
     if f"{HOST_IP}/{PREFIX}" not in addrs:
         run(["ip", "addr", "add", f"{HOST_IP}/{PREFIX}", "dev", BRIDGE])

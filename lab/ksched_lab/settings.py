@@ -33,6 +33,9 @@ KWOK_STAGES = CACHE / "go" / "mod" / "sigs.k8s.io" / f"kwok@{KWOK_VERSION}" / "k
 ROOTFS = CACHE / "rootfs" / "current"
 
 BRIDGE = "ksched0"
+# Set, not inherited: an unset bridge address follows its lowest port's, so a machine powering off
+# could change it, and its neighbours' ARP entries for the API server went stale for ~40 s.
+BRIDGE_MAC = "02:6b:73:63:68:01"
 HOST_IP = "10.231.0.1"
 PREFIX = 24
 API_PORT = 6443
