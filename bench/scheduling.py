@@ -11,7 +11,6 @@ docs/bench/, removes everything it created, prints a table and what the figures 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import http.client
 import json
 import statistics
@@ -44,6 +43,7 @@ from tests.e2e.lab import (  # noqa: E402
     poll,
     settled,
     ssh,
+    timestamp,
 )
 
 DEFAULT = "default-scheduler"
@@ -64,10 +64,6 @@ PER_NODE = {"binpack": 4}  # binpack pods a node holds
 DEFAULTS = {DEFAULT: (BareMetal().qps, BareMetal().burst), NAME: (InCluster().qps, InCluster().burst)}
 # how each ranks nodes: the masters run upstream's default profile, the custom scheduler ours
 SCORING = {DEFAULT: "LeastAllocated (upstream default)", NAME: InCluster().scoring_strategy}
-
-
-def _ts(text: str) -> float:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def make_nodes(kube: Kube, count: int) -> list[str]:
@@ -157,7 +153,7 @@ def one_run(kube: Kube, scheduler: str, pods: int, requests: dict[str, str], qps
     # the scheduler's Scheduled event carries a MicroTime: sub-second binding times
     events = kube.get(f"/apis/events.k8s.io/v1/namespaces/{ns}/events", timeout=60)["items"]
     bound = {
-        e["regarding"]["name"]: _ts(e["eventTime"])
+        e["regarding"]["name"]: timestamp(e["eventTime"])
         for e in events
         if e.get("reason") == "Scheduled" and e.get("eventTime")
     }
@@ -167,7 +163,7 @@ def one_run(kube: Kube, scheduler: str, pods: int, requests: dict[str, str], qps
             name = p["metadata"]["name"]
             if name not in bound:
                 cond = next(c for c in p["status"]["conditions"] if c["type"] == "PodScheduled")
-                bound[name] = _ts(cond["lastTransitionTime"])
+                bound[name] = timestamp(cond["lastTransitionTime"])
                 fallback += 1
     nodes_used = len({p["spec"]["nodeName"] for p in kube.get(f"/api/v1/namespaces/{ns}/pods")["items"]})
     kube.request("DELETE", f"/api/v1/namespaces/{ns}")

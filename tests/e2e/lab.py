@@ -37,6 +37,11 @@ MASTERS = ("master-1", "master-2", "master-3")
 POLICY_PACKS = [str(ROOT / "policy")]
 
 
+def timestamp(text: str) -> float:
+    """Seconds since the epoch of an API time (RFC 3339, `Z`; MicroTime has microseconds)."""
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def facts() -> dict[str, Any]:
     data: dict[str, Any] = json.loads((LAB / "facts.json").read_text())
     return data
@@ -139,9 +144,8 @@ class Kube:
         renew = spec.get("renewTime")
         if not holder or not renew:
             return ""
-        renewed = dt.datetime.fromisoformat(renew.replace("Z", "+00:00"))
-        expires = renewed + dt.timedelta(seconds=spec.get("leaseDurationSeconds") or 15)
-        return holder if dt.datetime.now(dt.UTC) < expires else ""
+        expires = timestamp(renew) + (spec.get("leaseDurationSeconds") or 15)
+        return holder if time.time() < expires else ""
 
     def create_pod(self, name: str, namespace: str = "default", scheduler: str | None = None) -> None:
         spec: dict[str, Any] = {
@@ -389,10 +393,6 @@ def poll(fn: Callable[[], bool], timeout: float, interval: float = 0.1) -> float
     raise AssertionError(f"condition not met within {timeout}s")
 
 
-def _micro(text: str) -> float:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
 def takeover(kube: Kube, lease: str, old: str, timeout: float) -> tuple[float, float]:
     """Waits until another process than `old` (a full holder identity, `<host>_<uuid>`) has the
     lease - a standby, or the old one restarted (a new uuid); returns (seconds waited, seconds
@@ -405,10 +405,10 @@ def takeover(kube: Kube, lease: str, old: str, timeout: float) -> tuple[float, f
         holder = spec.get("holderIdentity") or ""
         if holder in (old, ""):
             last_renew = spec.get("renewTime") or last_renew
-        elif holder and spec.get("acquireTime"):
+        elif spec.get("acquireTime"):
             if not last_renew:
                 raise AssertionError(f"{old} never seen renewing {lease}")
-            return time.monotonic() - start, _micro(spec["acquireTime"]) - _micro(last_renew)
+            return time.monotonic() - start, timestamp(spec["acquireTime"]) - timestamp(last_renew)
         time.sleep(0.05)
     raise AssertionError(f"no holder but {old} took {lease} within {timeout}s")
 
