@@ -8,7 +8,6 @@ problem is reported at once, each naming the config key, what was expected and w
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import re
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -53,16 +53,10 @@ TOP_LEVEL_KEYS = (
     "renderDir",
     "resourceBackend",
 )
+# The name pods ask for when they name no scheduler: the bare-metal (main) scheduler's.
+DEFAULT_SCHEDULER_NAME = "default-scheduler"
 STRUCTURED_KEYS = frozenset({"certificate", "bareMetal", "inCluster"})
 SECRET_KEYS = frozenset({"caKey", "sshPrivateKey", "kubeconfig"})
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_HOST_KEY = re.compile(
-    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|rsa-sha2-(256|512)) [A-Za-z0-9+/]+=*( .*)?$"
-)
-_IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 class ConfigError(Exception):
@@ -98,16 +92,14 @@ class CertificateSettings(_Model):
     rsa_bits: Literal[2048, 3072, 4096] = 2048
     ecdsa_curve: Literal["P256", "P384"] = "P256"
     subject: Subject = Subject()
-    validity_hours: int = Field(default=8760, gt=0)  # one year, like kubeadm
-    early_renewal_hours: int = Field(default=720, ge=0)  # renew 30 days before expiry
+    validity_hours: int = 8760  # one year, like kubeadm
+    early_renewal_hours: int = 720  # renew 30 days before expiry
 
     @model_validator(mode="after")
-    def _renewal_inside_validity(self) -> CertificateSettings:
-        if self.early_renewal_hours >= self.validity_hours:
-            raise ValueError(
-                f"earlyRenewalHours: expected less than validityHours ({self.validity_hours}), "
-                f"got {self.early_renewal_hours}"
-            )
+    def _lifetime(self) -> CertificateSettings:
+        problems = rules.certificate_lifetime(self.validity_hours, self.early_renewal_hours)
+        if problems:  # "<field>: <problem>", so the key names the field (load_config)
+            raise ValueError("; ".join(f"{field}: {problem}" for field, problem in problems))
         return self
 
 
@@ -121,12 +113,13 @@ class Host(_Model):
     host_key: str | None = None
     host_key_file: str | None = None
     api_server_url: str | None = None  # opsnull points each master at its own API server
+    # Replace a kube-scheduler installed by hand on this host (README: taking over a master).
+    take_over: bool = False
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _DNS_LABEL.match(v):
-            raise ValueError(f"expected a DNS-1123 label (lowercase, digits, '-'), got {v!r}")
+        _rule(rules.dns_label(v))
         return v
 
     @field_validator("user")
@@ -142,19 +135,14 @@ class Host(_Model):
     @field_validator("address")
     @classmethod
     def _address(cls, v: str) -> str:
-        try:
-            ipaddress.ip_address(v)
-        except ValueError:
-            # All-numeric dotted names are mistyped IPs, not DNS names.
-            if not _DNS_NAME.match(v) or re.fullmatch(r"[0-9.]+", v):
-                raise ValueError(f"expected an IP address or DNS name, got {v!r}") from None
+        _rule(rules.host_address(v))
         return v
 
     @field_validator("host_key")
     @classmethod
     def _host_key(cls, v: str | None) -> str | None:
-        if v is not None and not _HOST_KEY.match(v.strip()):
-            raise ValueError(f"expected an OpenSSH public key line ('ssh-ed25519 AAAA...'), got {v!r}")
+        if v is not None:
+            _rule(rules.host_key_line(v))
         return v.strip() if v else v
 
     @field_validator("api_server_url")
@@ -172,8 +160,8 @@ class BinarySource(_Model):
     @field_validator("sha256")
     @classmethod
     def _sha(cls, v: str | None) -> str | None:
-        if v is not None and not _SHA256.match(v):
-            raise ValueError(f"expected 64 lowercase hex digits, got {v!r}")
+        if v is not None:
+            _rule(rules.sha256_hex(v))
         return v
 
     @model_validator(mode="after")
@@ -195,10 +183,16 @@ class InstallPaths(_Model):
     binary: str = "/usr/local/bin/kube-scheduler"
     config_dir: str = "/etc/kubernetes/scheduler"
 
-    @field_validator("binary", "config_dir")
+    @field_validator("binary")
     @classmethod
-    def _abs(cls, v: str) -> str:
-        _rule(rules.unit_path(v.rstrip("/") or v))
+    def _binary(cls, v: str) -> str:
+        _rule(rules.binary_path(v))
+        return v
+
+    @field_validator("config_dir")
+    @classmethod
+    def _config_dir(cls, v: str) -> str:
+        _rule(rules.config_dir(v.rstrip("/") or v))
         return v.rstrip("/")
 
 
@@ -235,6 +229,9 @@ class BareMetal(_Model):
     qps: float = 50.0
     burst: int = 100
     health_timeout_seconds: int = Field(default=60, ge=5, le=600)
+    # After a restart the gate also waits this long for the service to stay up (no restart, still
+    # ready): a scheduler that crashes soon after it first answered is rolled back too.
+    soak_seconds: int = Field(default=5, ge=1, le=300)
 
     @field_validator("verbosity")
     @classmethod
@@ -250,18 +247,15 @@ class BareMetal(_Model):
 
     @field_validator("burst")
     @classmethod
-    def _burst(cls, v: int) -> int:
-        _rule(rules.positive_int(v))
+    def _burst(cls, v: int, info: ValidationInfo) -> int:
+        _rule(rules.client_burst(v, info.data.get("qps", 0.0)))
         return v
 
     @field_validator("bind_address")
     @classmethod
     def _bind(cls, v: str) -> str:
-        try:
-            ipaddress.ip_address(v)
-        except ValueError:
-            raise ValueError(f"expected an IP address, got {v!r}") from None
-        return v
+        _rule(rules.ip_address(v))
+        return rules.canonical_ip(v)
 
 
 class Resources(_Model):
@@ -302,10 +296,27 @@ class InCluster(_Model):
         _rule(rules.dns_label(v))
         return v
 
-    @field_validator("replicas", "burst")
+    @field_validator("scheduler_name")
+    @classmethod
+    def _not_default(cls, v: str) -> str:
+        # Pods without schedulerName ask for this name: a second scheduler by it claims every pod.
+        if v == DEFAULT_SCHEDULER_NAME:
+            raise ValueError(
+                f"expected a name of its own (pods that name no scheduler ask for "
+                f"{DEFAULT_SCHEDULER_NAME!r}), got {v!r}"
+            )
+        return v
+
+    @field_validator("replicas")
     @classmethod
     def _count(cls, v: int) -> int:
         _rule(rules.positive_int(v))
+        return v
+
+    @field_validator("burst")
+    @classmethod
+    def _burst(cls, v: int, info: ValidationInfo) -> int:
+        _rule(rules.client_burst(v, info.data.get("qps", 0.0)))
         return v
 
     @field_validator("qps")
@@ -353,14 +364,13 @@ class InCluster(_Model):
     @field_validator("image_digest")
     @classmethod
     def _digest(cls, v: str | None) -> str | None:
-        if v is not None and not _IMAGE_DIGEST.match(v):
-            raise ValueError(f"expected 'sha256:' and 64 hex digits, got {v!r}")
+        if v is not None:
+            _rule(rules.image_digest(v))
         return v
 
 
 def _https_url(v: str) -> str:
-    if not re.match(r"^https://[A-Za-z0-9.\-\[\]:]+(:[0-9]{1,5})?/?$", v):
-        raise ValueError(f"expected an https:// URL of the API server, got {v!r}")
+    _rule(rules.https_url(v))
     return v.rstrip("/")
 
 
@@ -400,8 +410,7 @@ class _Raw(_Model):
     @field_validator("cluster_name")
     @classmethod
     def _cluster(cls, v: str) -> str:
-        if not _DNS_NAME.match(v):
-            raise ValueError(f"expected a DNS-1123 name, got {v!r}")
+        _rule(rules.dns_subdomain(v))
         return v
 
     @field_validator("api_server_url")
@@ -422,6 +431,7 @@ class ResolvedHost(BaseModel):
     use_agent: bool
     host_key: str | None
     api_server_url: str
+    take_over: bool = False
 
 
 class ResolvedBinary(BaseModel):
@@ -558,16 +568,19 @@ def _resolve_hosts(raw: _Raw, problems: list[str], base: Path) -> list[ResolvedH
         key_path = (base / raw.ssh_private_key_file).expanduser() if raw.ssh_private_key_file else None
         problems += material.ssh_key_problems(shared_key, key_name, key_path, uses_agent=False)
     hosts: list[ResolvedHost] = []
-    for kind in ("name", "address"):
+    # One machine is one entry: names compare case-folded, addresses in their canonical spelling.
+    canonical = {"name": str.casefold, "address": rules.canonical_host_address}
+    for kind, same in canonical.items():
         seen: dict[str, int] = {}
         for i, h in enumerate(bm.hosts):
             value = getattr(h, kind)
-            if value in seen:
+            key = same(value)
+            if key in seen:
                 problems.append(
                     f"{PROJECT}:bareMetal.hosts[{i}].{kind}: expected a unique {kind}, "
-                    f"got {value!r} again (also hosts[{seen[value]}])"
+                    f"got {value!r} again (also hosts[{seen[key]}])"
                 )
-            seen.setdefault(value, i)
+            seen.setdefault(key, i)
     for i, h in enumerate(bm.hosts):
         key_loc = f"{PROJECT}:bareMetal.hosts[{i}]"
         private_key = shared_key
@@ -593,11 +606,9 @@ def _resolve_hosts(raw: _Raw, problems: list[str], base: Path) -> list[ResolvedH
             text = _read_file(f"bareMetal.hosts[{i}].hostKeyFile", h.host_key_file, problems, base)
             if text is not None:
                 host_key = text.strip()
-                if not _HOST_KEY.match(host_key):
-                    problems.append(
-                        f"{key_loc}.hostKeyFile: expected an OpenSSH public key line, "
-                        f"got {host_key[:40]!r} in {h.host_key_file!r}"
-                    )
+                problem = rules.host_key_line(host_key)
+                if problem:
+                    problems.append(f"{key_loc}.hostKeyFile: {problem} in {h.host_key_file!r}")
         if host_key is None and not bm.insecure_skip_host_key_check and connects:
             problems.append(
                 f"{key_loc}.hostKey: expected the host's pinned SSH public key (hostKey or hostKeyFile) "
@@ -607,13 +618,14 @@ def _resolve_hosts(raw: _Raw, problems: list[str], base: Path) -> list[ResolvedH
         hosts.append(
             ResolvedHost(
                 name=h.name,
-                address=h.address,
+                address=rules.canonical_host_address(h.address),
                 port=h.port,
                 user=h.user,
                 private_key=SecretStr(private_key) if private_key is not None else None,
                 use_agent=h.use_agent,
                 host_key=host_key,
                 api_server_url=h.api_server_url or raw.api_server_url,
+                take_over=h.take_over,
             )
         )
     return hosts
@@ -709,11 +721,6 @@ def _resolve(raw: _Raw, problems: list[str], base: Path) -> StackConfig:
     if kubeconfig is not None and ic.enabled and raw.output_mode == "apply":
         key = "kubeconfigFile" if raw.kubeconfig_file is not None else "kubeconfig"
         problems += material.kubeconfig_problems(kubeconfig, key)
-    if ic.enabled and bm.enabled and ic.scheduler_name == "default-scheduler":
-        problems.append(
-            f"{PROJECT}:inCluster.schedulerName: expected a name other than the bare-metal "
-            "scheduler's 'default-scheduler', got 'default-scheduler'"
-        )
     image = ic.image or f"registry.k8s.io/kube-scheduler:v{version}"
     if ic.image_digest:
         image = f"{image}@{ic.image_digest}"

@@ -8,12 +8,14 @@ real kube-scheduler of the target version (tests/test_scheduler_accepts.py).
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from hypothesis import strategies as st
 
-from components.config import StackConfig
+from components.config import BareMetal, InCluster, StackConfig
 from components.in_cluster import in_cluster_config
+from components.render import rules
 from components.render.scheduler_config import SCORING_STRATEGIES, render_scheduler_config
 from components.render.versions import SUPPORTED_MINORS
 from components.scheduler_host import HostLayout
@@ -27,11 +29,23 @@ _RESOURCES = st.sampled_from(["cpu", "memory", "example.com/gpu", "nvidia.com/gp
 
 @st.composite
 def leader_election(draw: st.DrawFn) -> dict[str, int]:
-    """Timings the scheduler accepts: retry, renew > 1.2 x retry, lease > renew."""
-    retry = draw(st.integers(1, 30))
-    renew = draw(st.integers(retry * 12 // 10 + 1, retry * 12 // 10 + 60))
-    lease = draw(st.integers(renew + 1, renew + 120))
+    """Timings the scheduler accepts and the ceilings allow: retry, renew > 1.2 x retry, lease >
+    renew."""
+    retry = draw(st.integers(1, rules.MAX_RETRY_PERIOD_S))
+    renew = draw(st.integers(retry * 12 // 10 + 1, rules.MAX_LEASE_DURATION_S - 1))
+    lease = draw(st.integers(renew + 1, rules.MAX_LEASE_DURATION_S))
     return {"leaseDurationSeconds": lease, "renewDeadlineSeconds": renew, "retryPeriodSeconds": retry}
+
+
+def _client_limits(draw: st.DrawFn, default_qps: float) -> dict[str, Any]:
+    """qps and burst (each optional) within the floors: burst at least the qps in effect."""
+    out: dict[str, Any] = {}
+    if draw(st.booleans()):
+        out["qps"] = draw(st.floats(rules.MIN_CLIENT_QPS, 1e4, allow_nan=False))
+    if draw(st.booleans()):
+        qps = out.get("qps", default_qps)
+        out["burst"] = draw(st.integers(max(rules.MIN_CLIENT_BURST, math.ceil(qps)), 20_000))
+    return out
 
 
 @st.composite
@@ -46,14 +60,14 @@ def valid_configs(draw: st.DrawFn, pki: Pki) -> dict[str, Any]:
             optional={
                 "keyAlgorithm": st.sampled_from(["RSA", "ECDSA"]),
                 "ecdsaCurve": st.sampled_from(["P256", "P384"]),
-                "validityHours": st.integers(100, 8760),
+                "validityHours": st.integers(rules.MIN_CERT_VALIDITY_H, 8760),
                 "subject": st.fixed_dictionaries({}, optional={"organizationalUnit": _NAMES}),
             },
         )
     )
     if "validityHours" in cfg["certificate"]:
         cfg["certificate"]["earlyRenewalHours"] = draw(
-            st.integers(0, cfg["certificate"]["validityHours"] - 1)
+            st.integers(rules.MIN_RENEWAL_WINDOW_H, cfg["certificate"]["validityHours"] // 2)
         )
     bm = cfg["bareMetal"]
     bm.update(
@@ -63,8 +77,6 @@ def valid_configs(draw: st.DrawFn, pki: Pki) -> dict[str, Any]:
                 optional={
                     "enabled": st.booleans(),
                     "verbosity": st.integers(0, 10),
-                    "qps": st.floats(0.5, 1e4, allow_nan=False),
-                    "burst": st.integers(1, 10_000),
                     "leaderElection": leader_election(),
                     "healthTimeoutSeconds": st.integers(5, 600),
                     "bindAddress": st.sampled_from(["0.0.0.0", "127.0.0.1", "::", "10.231.0.11"]),
@@ -72,14 +84,16 @@ def valid_configs(draw: st.DrawFn, pki: Pki) -> dict[str, Any]:
                         {},
                         optional={
                             "binary": st.just("/opt/bin/kube-scheduler"),
-                            "configDir": st.just("/etc/ksched"),
+                            "configDir": st.just("/etc/kube-scheduler"),
                         },
                     ),
                 },
             )
         )
     )
+    bm.update(_client_limits(draw, BareMetal().qps))
     ic = cfg["inCluster"]
+    ic.update(_client_limits(draw, InCluster().qps))
     ic.update(
         draw(
             st.fixed_dictionaries(
@@ -93,8 +107,6 @@ def valid_configs(draw: st.DrawFn, pki: Pki) -> dict[str, Any]:
                     "resourceWeights": st.dictionaries(
                         _RESOURCES, st.integers(1, 100), min_size=1, max_size=3
                     ),
-                    "qps": st.floats(0.5, 1e4, allow_nan=False),
-                    "burst": st.integers(1, 10_000),
                     "verbosity": st.integers(0, 10),
                     "leaderElection": leader_election(),
                     "resources": st.fixed_dictionaries(
