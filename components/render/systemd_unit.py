@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +33,27 @@ class UnitSpec:
     group: str = "kube-scheduler"
 
 
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9._/+=:,@-]+")
+
+
+def exec_word(value: str) -> str:
+    """One argument of an `ExecStart=` command line, exactly: systemd splits words at whitespace
+    and unquotes them, expands `%` specifiers and `$` variables (systemd.service(5), "Command
+    lines"). A word of plain characters stays as is; any other is double-quoted with `\\` and `"`
+    escaped, and `%` / `$` are doubled everywhere. Control characters cannot be said: refused."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise ValueError(f"a unit's command line cannot carry control characters, got {value!r}")
+    escaped = value.replace("%", "%%").replace("$", "$$")
+    if _PLAIN_WORD.fullmatch(value):
+        return escaped
+    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def exec_line(argv: Sequence[str]) -> str:
+    """`ExecStart=` value that runs exactly `argv` (the first word is the absolute binary path)."""
+    return " ".join(exec_word(a) for a in argv)
+
+
 def render_ini(sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> str:
     """Serialize [Section] / Key=Value data; the only writer of unit text."""
     blocks: list[str] = []
@@ -58,10 +78,9 @@ def _validate(spec: UnitSpec) -> None:
         problem = rules.unit_path(getattr(spec, field))
         if problem:
             errors.append(f"{field}: {problem}")
-    try:
-        ipaddress.ip_address(spec.bind_address)
-    except ValueError:
-        errors.append(f"bind_address: expected an IP address, got {spec.bind_address!r}")
+    problem = rules.ip_address(spec.bind_address)
+    if problem:
+        errors.append(f"bind_address: {problem}")
     if not 1 <= spec.secure_port <= 65535:
         errors.append(f"secure_port: expected 1 to 65535, got {spec.secure_port!r}")
     problem = rules.verbosity(spec.verbosity)
@@ -148,7 +167,7 @@ _HARDENING: tuple[tuple[str, str], ...] = (
 
 def render_unit(spec: UnitSpec) -> str:
     """kube-scheduler.service text."""
-    exec_start = " ".join([spec.binary_path, *scheduler_flags(spec)])
+    exec_start = exec_line([spec.binary_path, *scheduler_flags(spec)])
     unit: list[tuple[str, str]] = [
         ("Description", f"Kubernetes scheduler {spec.kubernetes_version.tag}"),
         (
