@@ -8,15 +8,14 @@ import pulumi
 
 from components.certificates import SchedulerCertificate, SchedulerCertificateArgs
 from components.config import StackConfig
+from components.scheduler_host import DEFAULT_LEASE as LEASE
 from components.scheduler_host import SchedulerHost, SchedulerHostArgs
-
-# Built-in leader election lock of the default scheduler (upstream default).
-LEASE = "kube-system/kube-scheduler"
 
 
 @dataclass(frozen=True)
 class BareMetalSchedulersArgs:
     config: StackConfig
+    owner: str  # "<project>/<stack>": the masters record it and refuse any other stack
     render_root: str | None = None
 
 
@@ -58,6 +57,7 @@ class BareMetalSchedulers(pulumi.ComponentResource):
                     ca_cert_pem=cfg.ca_cert_pem,
                     cert_pem=cert.cert_pem,
                     key_pem=cert.private_key_pem,
+                    owner=args.owner,
                     render_root=args.render_root,
                     restart_after=previous,
                     builtin=cfg.resource_backend == "builtin",

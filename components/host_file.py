@@ -1,9 +1,10 @@
 """The one way this program writes a file to a host (or, in render mode, to a local directory).
 
-Content travels over stdin, never on a command line; the file is written to a temporary name in
-the same directory with explicit owner and mode, then renamed over the target (atomic replace);
-delete removes exactly that path. A content change is an update of the same command, so the
-delete never runs after a replacement's write.
+Content travels over stdin, never on a command line. On a host the file is staged beside its path
+(`<path>.ksched-next`, explicit owner and mode, atomic rename) for the service step's rollout to
+put in place (components/hostscripts/stage.sh); the step claims the path on the host, and its
+delete removes the path only while it still holds that claim. In render mode the file is written
+in place below the render directory.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pulumi
 import pulumi_command as command
 
-from components import builtin
+from components import builtin, hostscripts
 from components.config import ResolvedHost
 
 # Fail an unreachable host in about 3 x 10 s instead of the provider's 10 x 15 s default.
@@ -60,6 +61,15 @@ class Target:
             per_dial_timeout=PER_DIAL_TIMEOUT_S,
         )
 
+    def identity(self) -> dict[str, object]:
+        """What makes a step on this target another step (components.hostscripts.claim_id)."""
+        h = self.host
+        where = {"address": h.address, "port": h.port, "user": h.user, "hostKey": h.host_key} if h else {}
+        return {"backend": "builtin" if self.builtin else "plugins", **where}
+
+    def claim(self, step: str) -> str:
+        return hostscripts.claim_id(step, self.identity())
+
     def builtin_connection(self) -> dict[str, Any] | None:
         if self.host is None:
             return None
@@ -74,55 +84,22 @@ class Target:
         }
 
 
-# What a write keeps of a file it replaces — the version the running service was started with —
-# until the service is healthy on the new one: what a failed restart rolls back to.
-PREVIOUS = ".ksched-prev"
-
-
-def keep_previous_lines(new: str, dst: str, prev: str) -> list[str]:
-    """Before `new` replaces `dst` (shell words): keep `dst` as `prev`, unless a kept version is
-    already there (it is older and known good) or nothing changes."""
-    return [f"if [ -f {dst} ] && [ ! -e {prev} ] && ! cmp -s {new} {dst}; then cp -p -- {dst} {prev}; fi"]
-
-
-def write_script(spec: FileSpec, render_root: str | None = None) -> str:
-    """Shell script that installs stdin as `spec.path` (below `render_root` when rendering).
-
-    Same content as the file already has: only owner and mode are set, the file is not replaced
-    (its time stays, so the service is not taken for running an older version of it).
-    """
-    path = (render_root or "") + spec.path
-    q = shlex.quote
-    lines = ["set -eu", "umask 077", f"dst={q(path)}", 'dir=$(dirname -- "$dst")']
-    if render_root is not None:
-        # Rendered files keep their mode; owners are host accounts, recorded in the README.
-        lines.append('mkdir -p -- "$dir"')
-    lines += [
-        'tmp=$(mktemp "$dir/.pulumi-write.XXXXXX")',
-        "trap 'rm -f -- \"$tmp\"' EXIT",
-        'cat >"$tmp"',
-        'if [ -f "$dst" ] && cmp -s "$tmp" "$dst"; then target="$dst"; else target="$tmp"; fi',
-    ]
-    if render_root is None:
-        lines.append(f'chown {q(spec.owner)}:{q(spec.group)} -- "$target"')
-    lines.append(f'chmod {q(spec.mode)} -- "$target"')
-    lines.append('if [ "$target" = "$tmp" ]; then')
-    if render_root is None:
-        lines += ["  " + line for line in keep_previous_lines('"$tmp"', '"$dst"', f'"$dst{PREVIOUS}"')]
-    lines += [
-        '  mv -f -- "$tmp" "$dst"',
-        "else",
-        '  rm -f -- "$tmp"',
-        "fi",
-        "trap - EXIT",
-        f'echo "wrote $dst ({spec.mode} {spec.owner}:{spec.group})"',
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def delete_script(spec: FileSpec, render_root: str | None = None) -> str:
-    path = (render_root or "") + spec.path
-    return f"rm -f -- {shlex.quote(path)} {shlex.quote(path + PREVIOUS)}\n"
+def render_write_script(spec: FileSpec, render_root: str) -> str:
+    """Render mode: stdin becomes `<render_root><spec.path>` with the file's mode (owners are host
+    accounts, recorded in the README); the same content leaves the file untouched."""
+    path = shlex.quote(render_root + spec.path)
+    return (
+        "set -eu\n"
+        "umask 077\n"
+        f"dst={path}\n"
+        'mkdir -p -- "$(dirname -- "$dst")"\n'
+        'tmp=$(mktemp "$dst.XXXXXX")\n'
+        "trap 'rm -f -- \"$tmp\"' EXIT\n"
+        'cat >"$tmp"\n'
+        'if [ -f "$dst" ] && cmp -s "$tmp" "$dst"; then rm -f -- "$tmp"; else mv -f -- "$tmp" "$dst"; fi\n'
+        f'chmod {shlex.quote(spec.mode)} -- "$dst"\n'
+        f'echo "wrote $dst ({spec.mode})"\n'
+    )
 
 
 @dataclass(frozen=True)
@@ -148,6 +125,10 @@ def file_state(spec: FileSpec, sha256: str, render: bool = False) -> str:
 
 
 def file_check_script(path: str, render: bool = False) -> str:
+    """Prints `file_state` of what the host holds for `path`: on a master the version the service
+    is to run (staged or in place); a rendered file as it is."""
+    if not render:
+        return hostscripts.script("file_check", {"DST": path})
     q = shlex.quote(path)
     sha = f"$(sha256sum < {q} | cut -d' ' -f1)"
     meta = f"$(stat -c '{_stat_format(render)}' -- {q})"
@@ -158,6 +139,23 @@ def file_check(spec: FileSpec, content: pulumi.Input[str], render_root: str | No
     render = render_root is not None
     expected = content_hash(content).apply(lambda h: file_state(spec, h, render))
     return HostCheck(spec.path, file_check_script((render_root or "") + spec.path, render), expected)
+
+
+def stage_script(spec: FileSpec, claim: str) -> str:
+    return hostscripts.script(
+        "stage",
+        {
+            "STATE": hostscripts.STATE_DIR,
+            "CLAIM": claim,
+            "DST": spec.path,
+            "MODE": spec.mode,
+            "OWNER_GROUP": f"{spec.owner}:{spec.group}",
+        },
+    )
+
+
+def unstage_script(path: str, claim: str) -> str:
+    return hostscripts.script("unstage", {"STATE": hostscripts.STATE_DIR, "CLAIM": claim, "DST": path})
 
 
 def sha256_text(text: str) -> str:
@@ -232,11 +230,17 @@ def write_file(
     opts: pulumi.ResourceOptions,
 ) -> pulumi.CustomResource:
     data = pulumi.Output.secret(content) if spec.secret else content
+    if target.render_root is not None:
+        create = render_write_script(spec, target.render_root)
+        delete = f"rm -f -- {shlex.quote(target.render_root + spec.path)}\n"
+    else:
+        claim = target.claim(name)
+        create, delete = stage_script(spec, claim), unstage_script(spec.path, claim)
     return run(
         name,
         target,
-        write_script(spec, target.render_root),
-        delete=delete_script(spec, target.render_root),
+        create,
+        delete=delete,
         stdin=data,
         quiet=spec.secret,
         check=file_check(spec, content, target.render_root),

@@ -1,19 +1,23 @@
-"""One bare-metal master: system user, binary, files and the kube-scheduler systemd service."""
+"""One bare-metal master: system user, binary, files and the kube-scheduler systemd service.
+
+The shell that runs on the master lives in components/hostscripts (real scripts, run by the
+tests); this module only wires the steps: prepare, then every file and the binary staged beside
+its path, then the service step, whose rollout (run by systemd on the master) puts the staged
+files in place, restarts the service, gates it and rolls it back when the gate fails.
+"""
 
 from __future__ import annotations
 
 import ipaddress
-import shlex
+import math
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_command as command
 
-from components import builtin
+from components import builtin, hostscripts
 from components.config import BareMetal, ResolvedBinary, ResolvedHost
 from components.host_file import (
-    PREVIOUS,
     FileSpec,
     HostCheck,
     Target,
@@ -21,20 +25,19 @@ from components.host_file import (
     file_check,
     file_check_script,
     file_state,
-    keep_previous_lines,
     run,
+    unstage_script,
     write_file,
 )
+from components.hostscripts import SERVICE, STATE_DIR, UNIT_PATH, USER
+from components.render import rules
 from components.render.kubeconfig import render_kubeconfig
 from components.render.scheduler_config import SchedulerConfigSpec, render_scheduler_config
 from components.render.systemd_unit import UnitSpec, render_unit
 from components.render.versions import KubeVersion, health_paths
 
-SERVICE = "kube-scheduler.service"
-USER = "kube-scheduler"
-UNIT_PATH = "/etc/systemd/system/" + SERVICE
-# /healthz needs no credentials; the serving cert has 127.0.0.1 in its SANs, so curl verifies it.
-HEALTHZ = "https://127.0.0.1:10259/healthz"
+SECURE_PORT = 10259  # upstream default; the unit passes it and the gate asks it
+DEFAULT_LEASE = "kube-system/kube-scheduler"  # the main scheduler's lock (upstream default)
 
 
 def health_url(bind_address: str, version: KubeVersion) -> str:
@@ -44,7 +47,7 @@ def health_url(bind_address: str, version: KubeVersion) -> str:
     host = "127.0.0.1"
     if not ipaddress.ip_address(bind_address).is_unspecified:
         host = f"[{bind_address}]" if ":" in bind_address else bind_address
-    return f"https://{host}:10259{health_paths(version)[1]}"
+    return f"https://{host}:{SECURE_PORT}{health_paths(version)[1]}"
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,10 @@ class HostLayout:
     def unit(self) -> FileSpec:
         return FileSpec(UNIT_PATH, "0644")
 
+    @property
+    def binary_file(self) -> FileSpec:
+        return FileSpec(self.binary, "0755")
+
     def unit_spec(self, version: KubeVersion, bare_metal: BareMetal) -> UnitSpec:
         return UnitSpec(
             kubernetes_version=version,
@@ -96,6 +103,7 @@ class HostLayout:
             key_path=self.key.path,
             ca_path=self.ca.path,
             bind_address=bare_metal.bind_address,
+            secure_port=SECURE_PORT,
             verbosity=bare_metal.verbosity,
             user=USER,
             group=USER,
@@ -114,220 +122,62 @@ class HostLayout:
         )
 
 
-def prepare_script(layout: HostLayout) -> str:
-    q = shlex.quote
-    return (
-        "\n".join(
-            [
-                "set -eu",
-                f"getent group {USER} >/dev/null || groupadd --system {USER}",
-                f"id -u {USER} >/dev/null 2>&1 || useradd --system --gid {USER} --no-create-home "
-                f"--home-dir /nonexistent --shell /usr/sbin/nologin {USER}",
-                f"mkdir -p -- {q(layout.config_dir.rsplit('/', 1)[0] or '/')}",
-                f"install -d -m 0750 -o root -g {USER} -- {q(layout.config_dir)} {q(layout.pki_dir)}",
-                f"echo 'prepared {USER} user and {layout.config_dir}'",
-            ]
-        )
-        + "\n"
+def survey_script(layout: HostLayout) -> str:
+    """Read-only: what decides whether the stack may take the host (preview reads it)."""
+    return hostscripts.script(
+        "survey",
+        {
+            "STATE": STATE_DIR,
+            "SERVICE": SERVICE,
+            "UNIT": UNIT_PATH,
+            "BINARY": layout.binary,
+            "DIRS": f"{layout.config_dir} {layout.pki_dir}",
+        },
     )
 
 
-def cleanup_script(layout: HostLayout) -> str:
-    """Runs last on delete: everything else of ours is gone by then; this is the safety net."""
-    q = shlex.quote
-    return (
-        "\n".join(
-            [
-                "set -u",
-                f"systemctl disable --now {SERVICE} 2>/dev/null || true",
-                f"rm -f -- {q(UNIT_PATH)} {q(layout.binary)}",
-                f"rm -rf -- {q(layout.config_dir)}",
-                f"rmdir -- {q(layout.config_dir.rsplit('/', 1)[0])} 2>/dev/null || true",
-                "systemctl daemon-reload",
-                f"userdel {USER} 2>/dev/null || true",
-                f"groupdel {USER} 2>/dev/null || true",
-                f"echo 'removed {USER} user and {layout.config_dir}'",
-            ]
-        )
-        + "\n"
-    )
-
-
-def download_script(binary: ResolvedBinary, path: str) -> str:
-    q = shlex.quote
-    url, sha = binary.url or "", binary.sha256
-    return (
-        "\n".join(
-            [
-                "set -eu",
-                "umask 022",
-                f'tmp=$(mktemp "$(dirname -- {q(path)})/.kube-scheduler.XXXXXX")',
-                "trap 'rm -f -- \"$tmp\"' EXIT",
-                f'curl -fsSL --proto =https --retry 3 -o "$tmp" {q(url)}',
-                f'if ! echo {q(sha + "  ")}"$tmp" | sha256sum -c --quiet -; then',
-                f"  echo {q(f'SHA-256 mismatch for {url}: expected {sha}')} >&2; exit 1",
-                "fi",
-                'chmod 0755 "$tmp"',
-                *keep_previous_lines('"$tmp"', q(path), q(path + PREVIOUS)),
-                f'mv -f -- "$tmp" {q(path)}',
-                "trap - EXIT",
-                f"echo {q(f'installed {path} sha256={sha}')}",
-            ]
-        )
-        + "\n"
-    )
-
-
-def install_upload_script(sha: str, staged: str, path: str) -> str:
-    q = shlex.quote
-    return (
-        "\n".join(
-            [
-                "set -eu",
-                # run again with nothing uploaded (only this step changed): it is in place already
-                f"if [ ! -e {q(staged)} ] &&",
-                f"  echo {q(sha + '  ' + path)} | sha256sum -c --quiet - 2>/dev/null; then",
-                f"  chown root:root -- {q(path)}; chmod 0755 -- {q(path)}",
-                f"  echo {q(f'{path} sha256={sha} already installed')}; exit 0",
-                "fi",
-                f"if ! echo {q(sha + '  ' + staged)} | sha256sum -c --quiet -; then",
-                f"  echo {q(f'SHA-256 mismatch for uploaded {staged}: expected {sha}')} >&2; exit 1",
-                "fi",
-                f"chown root:root -- {q(staged)}",
-                f"chmod 0755 -- {q(staged)}",
-                *keep_previous_lines(q(staged), q(path), q(path + PREVIOUS)),
-                f"mv -f -- {q(staged)} {q(path)}",
-                f"echo {q(f'installed {path} sha256={sha}')}",
-            ]
-        )
-        + "\n"
-    )
-
-
-def restart_script(
-    inputs: dict[str, str], ca_path: str, timeout_s: int, files: list[str], health_url: str = HEALTHZ
+def rollout_script(
+    *,
+    files: dict[str, str],
+    layout: HostLayout,
+    host: ResolvedHost,
+    bare_metal: BareMetal,
+    version: KubeVersion,
 ) -> str:
-    """Enable and restart the service, then wait (bounded) for its health endpoint to say ok.
-
-    If it does not, put back the files it ran with before (kept by the write steps as
-    `<file>.ksched-prev`), restart it on them, and fail with the errors of the failed run: a bad
-    change leaves the master on its last good version. The first line lists the hash of
-    everything the service reads: a change there is what makes Pulumi run this again, and nothing
-    else does.
-    """
-    q = shlex.quote
-    listed = " ".join(f"{k}={v[:16]}" for k, v in sorted(inputs.items()))
-    managed = " ".join(q(f) for f in files)
-    previous = " ".join(q(f + PREVIOUS) for f in files)
-    return (
-        "\n".join(
-            [
-                f"# restart when these change: {listed}",
-                "set -eu",
-                "wait_healthy() {  # URL SECONDS",
-                "  deadline=$(( $(date +%s) + $2 ))",
-                "  while :; do",
-                f'    body=$(curl -s --max-time 2 --cacert {q(ca_path)} "$1" || true)',
-                '    if [ "$body" = ok ]; then return 0; fi',
-                '    if [ "$(date +%s)" -ge "$deadline" ]; then return 1; fi',
-                "    sleep 1",
-                "  done",
-                "}",
-                "started=$(date +%s)",
-                f"systemctl enable --quiet {SERVICE}",
-                f"systemctl restart {SERVICE}",
-                f"if wait_healthy {q(health_url)} {timeout_s}; then",
-                f"  rm -f -- {previous}",
-                '  echo "$(hostname): kube-scheduler healthy"',
-                "  exit 0",
-                "fi",
-                f'echo "$(hostname): kube-scheduler not healthy after {timeout_s}s (got: $body):" >&2',
-                # klog's error and fatal lines of the failed run (its info lines drown them)
-                f'journalctl -u {SERVICE} --since "@$started" --no-pager -o cat'
-                " | grep -E '^[EF][0-9]{4} |rror|ailed' | tail -n 8 >&2 || true",
-                'restored=""',
-                f"for f in {managed}; do",
-                f'  if [ -e "$f{PREVIOUS}" ]; then mv -f -- "$f{PREVIOUS}" "$f"; restored="$restored $f"; fi',
-                "done",
-                'if [ -z "$restored" ]; then',
-                '  echo "$(hostname): no earlier version on this master to roll back to" >&2',
-                "  exit 1",
-                "fi",
-                'echo "$(hostname): rolling back to the last good version of:$restored" >&2',
-                "systemctl daemon-reload",
-                f"systemctl restart {SERVICE}",
-                # ask where the restored unit listens
-                f"addr=$(sed -n 's/^ExecStart=.* --bind-address=\\([^ ]*\\).*/\\1/p' {q(UNIT_PATH)})",
-                'case "$addr" in ""|0.0.0.0|::) addr=127.0.0.1 ;; *:*) addr="[$addr]" ;; esac',
-                f'if wait_healthy "https://$addr:10259{urlsplit(health_url).path}" {timeout_s}; then',
-                '  echo "$(hostname): rolled back; healthy again on its last good version" >&2',
-                "else",
-                '  echo "$(hostname): still not healthy after the rollback (got: $body)" >&2',
-                "fi",
-                "exit 1",
-            ]
-        )
-        + "\n"
+    """The rollout the service step hands to systemd on the master (hostscripts/rollout.sh)."""
+    le = bare_metal.leader_election
+    namespace, name = DEFAULT_LEASE.split("/")
+    lease_url = f"{host.api_server_url}/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
+    record = hostscripts.running_record(files)
+    return hostscripts.script(
+        "rollout",
+        {
+            "STATE": STATE_DIR,
+            "RID": hostscripts.running_digest(files).split()[1],
+            "FILES": record,
+            "SERVICE": SERVICE,
+            "UNIT": UNIT_PATH,
+            "READY_URL": health_url(bare_metal.bind_address, version),
+            "CA": layout.ca.path,
+            "CERT": layout.cert.path,
+            "KEY": layout.key.path,
+            "LEASE_URL": lease_url,
+            "LEASE_BOUND": str(
+                math.ceil(rules.failover_bound_s(le.lease_duration_seconds, le.retry_period_seconds)) + 5
+            ),
+            "TIMEOUT": str(bare_metal.health_timeout_seconds),
+            "SOAK": str(bare_metal.soak_seconds),
+            "AUTH_CHECK": "1",
+            "TAKE_OVER": "1" if host.take_over else "0",
+        },
     )
 
 
-def stop_script() -> str:
-    return f"systemctl disable --now {SERVICE} 2>/dev/null || true\n"
-
-
-# What the non-file steps leave on a host, read back by their checks ("ok" when as left).
-CHECK_OK = "ok"
-
-
-def _check(lines: list[str]) -> str:
-    """A check script: the first failed condition prints why; all passed prints CHECK_OK."""
-    return "\n".join([*lines, f"echo {CHECK_OK}"]) + "\n"
-
-
-def _unless(condition: str, why: str) -> str:
-    return f"{condition} || {{ echo {shlex.quote(why)}; exit 0; }}"
-
-
-def prepare_check_script(layout: HostLayout) -> str:
-    dirs = " ".join(shlex.quote(d) for d in (layout.config_dir, layout.pki_dir))
-    return _check(
-        [
-            _unless(f"id -u {USER} >/dev/null 2>&1", f"no user {USER}"),
-            f"for d in {dirs}; do",
-            '  s=$(stat -c "%a %U:%G" -- "$d" 2>/dev/null || echo missing)',
-            f'  [ "$s" = "750 root:{USER}" ] || {{ echo "$d: $s"; exit 0; }}',
-            "done",
-        ]
-    )
-
-
-def reload_check_script() -> str:
-    def show(prop: str) -> str:
-        return f'"$(systemctl show -p {prop} --value {SERVICE})"'
-
-    return _check(
-        [
-            _unless(f"[ {show('LoadState')} = loaded ]", "unit not loaded"),
-            _unless(f"[ {show('NeedDaemonReload')} = no ]", "unit changed since the last daemon-reload"),
-        ]
-    )
-
-
-def service_check_script(inputs: list[str]) -> str:
-    """Enabled, active, and started after every file it reads was last written."""
-    files = " ".join(shlex.quote(f) for f in inputs)
-    return _check(
-        [
-            _unless(f'[ "$(systemctl is-enabled {SERVICE} 2>/dev/null)" = enabled ]', "not enabled"),
-            _unless(f'[ "$(systemctl is-active {SERVICE})" = active ]', "not active"),
-            f'since="$(systemctl show -p ExecMainStartTimestamp --value {SERVICE})"',
-            'started=$(date -d "$since" +%s)',
-            f"for f in {files}; do",
-            '  m=$(stat -c %Y -- "$f" 2>/dev/null) || { echo "$f is missing"; exit 0; }',
-            '  [ "$m" -le "$started" ] || { echo "running since before $f changed"; exit 0; }',
-            "done",
-        ]
-    )
+def rollout_wait_s(bare_metal: BareMetal) -> int:
+    """How long the service step waits for its rollout: a gate, a rollback's readiness, slack."""
+    le = bare_metal.leader_election
+    lease = math.ceil(rules.failover_bound_s(le.lease_duration_seconds, le.retry_period_seconds)) + 5
+    return 2 * bare_metal.health_timeout_seconds + bare_metal.soak_seconds + lease + 60
 
 
 @dataclass(frozen=True)
@@ -340,6 +190,7 @@ class SchedulerHostArgs:
     ca_cert_pem: str
     cert_pem: pulumi.Input[str]
     key_pem: pulumi.Input[str]  # secret
+    owner: str  # "<project>/<stack>": recorded on the host, refused by any other stack
     render_root: str | None = None  # set: write files below it, touch no host
     restart_after: pulumi.Resource | None = None  # serializes restarts across hosts
     builtin: bool = False  # resourceBackend: builtin
@@ -376,15 +227,7 @@ class SchedulerHost(pulumi.ComponentResource):
             # the previous one runs its new version healthy; a master that fails (and rolls back)
             # leaves the masters after it untouched.
             previous = [args.restart_after] if args.restart_after is not None else []
-            prepare = self._run(
-                f"{name}-prepare",
-                target,
-                prepare_script(layout),
-                delete=cleanup_script(layout),
-                check=HostCheck("user and directories", prepare_check_script(layout), CHECK_OK),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
-            )
-            ready = [prepare]
+            ready = [self._prepare(f"{name}-prepare", target, layout, args, previous)]
         after_prepare = pulumi.ResourceOptions(parent=self, depends_on=ready)
 
         def kubeconfig_of(cert_and_key: list[str]) -> str:
@@ -417,30 +260,15 @@ class SchedulerHost(pulumi.ComponentResource):
         self.service = None
         if not render:
             binary = self._install_binary(name, target, layout, args.binary, after_prepare)
-            reload = self._run(
-                f"{name}-daemon-reload",
-                target,
-                # Runs again only when the unit's hash (in the script text) changes.
-                content_hash(unit).apply(lambda h: f"# unit sha256 {h}\nsystemctl daemon-reload\n"),
-                check=HostCheck("systemd has loaded the unit", reload_check_script(), CHECK_OK),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[files["unit"]]),
-            )
-            hashes = {label: content_hash(content) for label, (_, content) in contents.items()}
-            hashes["binary"] = pulumi.Output.from_input(args.binary.sha256)
-            managed = [spec.path for spec, _ in contents.values()] + [layout.binary]
-            health = health_url(bm.bind_address, args.kubernetes_version)
-            script = pulumi.Output.all(**hashes).apply(
-                lambda h: restart_script(dict(h), layout.ca.path, bm.health_timeout_seconds, managed, health)
-            )
-            deps: list[pulumi.Resource] = [*files.values(), reload, binary]
-            inputs = managed
-            self.service = self._run(
+            hashes = {spec.path: content_hash(content) for spec, content in contents.values()}
+            hashes[layout.binary] = pulumi.Output.from_input(args.binary.sha256)
+            self.service = self._service(
                 f"{name}-service",
                 target,
-                script,
-                delete=stop_script(),
-                check=HostCheck("service running its current files", service_check_script(inputs), CHECK_OK),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
+                pulumi.Output.all(**hashes),
+                layout,
+                args,
+                pulumi.ResourceOptions(parent=self, depends_on=[*ready, *files.values(), binary]),
             )
         self.checks = pulumi.Output.all(
             **{
@@ -458,10 +286,89 @@ class SchedulerHost(pulumi.ComponentResource):
         *,
         check: HostCheck,
         delete: str | None = None,
+        stdin: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions,
     ) -> pulumi.CustomResource:
         self._checks[name] = check
-        return run(name, target, create, delete=delete, check=check, opts=opts)
+        return run(name, target, create, delete=delete, stdin=stdin, check=check, opts=opts)
+
+    def _prepare(
+        self,
+        name: str,
+        target: Target,
+        layout: HostLayout,
+        args: SchedulerHostArgs,
+        previous: list[pulumi.Resource],
+    ) -> pulumi.Resource:
+        claim = target.claim(name)
+        dirs = f"{layout.config_dir} {layout.pki_dir}"
+        common = {"STATE": STATE_DIR, "CLAIM": claim, "USER": USER}
+        create = hostscripts.script(
+            "prepare",
+            {
+                **common,
+                "OWNER": args.owner,
+                "SERVICE": SERVICE,
+                "UNIT": UNIT_PATH,
+                "BINARY": layout.binary,
+                "DIRS": dirs,
+                "TAKE_OVER": "1" if args.host.take_over else "0",
+            },
+        )
+        delete = hostscripts.script("cleanup", {**common, "SERVICE": SERVICE, "UNIT": UNIT_PATH})
+        check = hostscripts.script("prepare_check", {**common, "OWNER": args.owner, "DIRS": dirs})
+        return self._run(
+            name,
+            target,
+            create,
+            delete=delete,
+            check=HostCheck("ownership, user and directories", check, hostscripts.CHECK_OK),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
+        )
+
+    def _service(
+        self,
+        name: str,
+        target: Target,
+        hashes: pulumi.Output[dict[str, str]],
+        layout: HostLayout,
+        args: SchedulerHostArgs,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.Resource:
+        claim = target.claim(name)
+        bm = args.bare_metal
+
+        def create(files: dict[str, str]) -> str:
+            listed = " ".join(f"{path}={sha[:12]}" for path, sha in sorted(files.items()))
+            # The first line says, in a pull request's diff, why this master restarts.
+            return f"# restart when these change: {listed}\n" + hostscripts.script(
+                "service",
+                {
+                    "STATE": STATE_DIR,
+                    "CLAIM": claim,
+                    "RID": hostscripts.running_digest(files).split()[1],
+                    "ROLLOUT_UNIT": hostscripts.ROLLOUT_UNIT,
+                    "WAIT": str(rollout_wait_s(bm)),
+                },
+            )
+
+        def rollout(files: dict[str, str]) -> str:
+            return rollout_script(
+                files=files, layout=layout, host=args.host, bare_metal=bm, version=args.kubernetes_version
+            )
+
+        check = hostscripts.script("service_check", {"STATE": STATE_DIR, "SERVICE": SERVICE})
+        return self._run(
+            name,
+            target,
+            hashes.apply(create),
+            stdin=hashes.apply(rollout),
+            delete=hostscripts.script("stop", {"STATE": STATE_DIR, "CLAIM": claim, "SERVICE": SERVICE}),
+            check=HostCheck(
+                "service running the files the stack wrote", check, hashes.apply(hostscripts.running_digest)
+            ),
+            opts=opts,
+        )
 
     def _install_binary(
         self,
@@ -471,16 +378,18 @@ class SchedulerHost(pulumi.ComponentResource):
         binary: ResolvedBinary,
         opts: pulumi.ResourceOptions,
     ) -> pulumi.Resource:
-        delete = f"rm -f -- {shlex.quote(layout.binary)} {shlex.quote(layout.binary + PREVIOUS)}\n"
-        spec = FileSpec(layout.binary, "0755")
+        step = f"{name}-binary"
+        claim = target.claim(step)
+        common = {"STATE": STATE_DIR, "CLAIM": claim, "DST": layout.binary, "SHA256": binary.sha256}
         installed = HostCheck(
-            layout.binary, file_check_script(layout.binary), file_state(spec, binary.sha256)
+            layout.binary, file_check_script(layout.binary), file_state(layout.binary_file, binary.sha256)
         )
+        delete = unstage_script(layout.binary, claim)
         if binary.url is not None:
             return self._run(
-                f"{name}-binary",
+                step,
                 target,
-                download_script(binary, layout.binary),
+                hostscripts.script("download", {**common, "URL": binary.url}),
                 delete=delete,
                 check=installed,
                 opts=opts,
@@ -512,9 +421,9 @@ class SchedulerHost(pulumi.ComponentResource):
             )
         self._checks[f"{name}-binary-upload"] = installed
         return self._run(
-            f"{name}-binary",
+            step,
             target,
-            install_upload_script(binary.sha256, staged, layout.binary),
+            hostscripts.script("install_upload", {**common, "STAGED": staged}),
             delete=delete,
             check=installed,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[upload]),

@@ -17,17 +17,30 @@ def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
     if cfg.output_mode == "render":
         # Writes manifests, talks to no cluster (pulumi-kubernetes render mode).
         return k8s.Provider(
-            "render",
-            render_yaml_to_directory=str(Path(cfg.render_dir).resolve() / "manifests"),
-            enable_config_map_mutable=True,
+            "render", render_yaml_to_directory=str(Path(cfg.render_dir).resolve() / "manifests")
         )
     kubeconfig = cfg.kubeconfig.get_secret_value() if cfg.kubeconfig is not None else None
     return k8s.Provider(
         "cluster",
         # None: the ambient kubeconfig ($KUBECONFIG or ~/.kube/config), as kubectl would use.
         kubeconfig=pulumi.Output.secret(kubeconfig) if kubeconfig is not None else None,
-        # Update the ConfigMap in place; the Deployment's checksum annotation rolls the pods.
-        enable_config_map_mutable=True,
+    )
+
+
+def owner() -> str:
+    """Who owns what this stack makes, on hosts and in the cluster: `<project>/<stack>`."""
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}"
+
+
+def in_cluster_args(cfg: StackConfig) -> InClusterSchedulerArgs:
+    kubeconfig = cfg.kubeconfig.get_secret_value() if cfg.kubeconfig is not None else None
+    return InClusterSchedulerArgs(
+        cfg.in_cluster,
+        cfg.kubernetes_version,
+        cfg.in_cluster_image,
+        owner=owner(),
+        kubeconfig=kubeconfig,
+        guard=cfg.output_mode == "apply",
     )
 
 
@@ -36,14 +49,14 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
     outputs: dict[str, pulumi.Input[object]] = {"kubernetesVersion": str(cfg.kubernetes_version)}
     if cfg.bare_metal.enabled:
         render_root = str(Path(cfg.render_dir).resolve()) if cfg.output_mode == "render" else None
-        bm = BareMetalSchedulers("masters", BareMetalSchedulersArgs(cfg, render_root))
+        bm = BareMetalSchedulers("masters", BareMetalSchedulersArgs(cfg, owner(), render_root))
         outputs["masters"] = bm.hosts
         outputs["masterLease"] = "kube-system/kube-scheduler"
     if cfg.in_cluster.enabled:
         provider = kubernetes_provider(cfg)
         ic = InClusterScheduler(
             "custom",
-            InClusterSchedulerArgs(cfg.in_cluster, cfg.kubernetes_version, cfg.in_cluster_image),
+            in_cluster_args(cfg),
             opts=pulumi.ResourceOptions(providers=[provider]),
         )
         outputs["customSchedulerName"] = ic.scheduler_name

@@ -30,7 +30,7 @@ HOST_TYPE = "kube-scheduler:baremetal:SchedulerHost"
 MASTERS_TYPE = "kube-scheduler:baremetal:BareMetalSchedulers"
 # What the service reads; a change to any restarts it (components/scheduler_host.py).
 RESTART_TRIGGERS = ("binary", "ca", "cert", "config", "key", "kubeconfig", "unit")
-HOST_CHILD = re.compile(r"^(?P<host>.+?)-(?P<what>file-\w+|service|binary(?:-\w+)?|prepare|daemon-reload)$")
+HOST_CHILD = re.compile(r"^(?P<host>.+?)-(?P<what>file-\w+|service|binary(?:-\w+)?|prepare)$")
 OPS = {"create": "+", "update": "~", "replace": "+-", "create-replacement": "+-", "delete": "-"}
 MAX_DIFF_LINES = 40
 MAX_CHARS = 60000  # a GitHub comment holds 65536
@@ -183,7 +183,7 @@ def report(p: Preview) -> str:
     out += ["#### Masters", ""]
     if restarts:
         note = " (render stack: what applying this change to a real stack would do)" if render_mode else ""
-        out += [f"One at a time, each healthy (`/healthz`) before the next{note}:", ""]
+        out += [f"One at a time, each through its gate (ready, up for the soak time, the lease renewed) before the next{note}:", ""]
         out += ["| master | what happens | because these changed |", "| --- | --- | --- |"]
         out += [f"| {h} | {what} | {', '.join(why) or '-'} |" for h, (what, why) in restarts.items()]
     else:

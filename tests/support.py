@@ -271,3 +271,20 @@ def configure_stack(stack: Any, config: dict[str, Any], secret: frozenset[str] =
     if stale:
         stack.workspace.remove_all_config(stack.name, stale)
     stack.workspace.set_all_config_json(stack.name, json.dumps(payload))
+
+
+def script_params(script: str) -> dict[str, str]:
+    """The parameters a host script was built with (components.hostscripts.script): the shell
+    assignments after `set -eu`, unquoted as the shell would."""
+    import shlex
+
+    params: dict[str, str] = {}
+    lines = script.split("\n")
+    start = next((i for i, line in enumerate(lines) if line == "set -eu"), len(lines) - 1) + 1
+    text = "\n".join(lines[start:])
+    for word in shlex.split(text.split("\n# ", 1)[0], comments=False, posix=True):
+        key, eq, value = word.partition("=")
+        if not eq or not key.isupper():
+            break
+        params[key] = value
+    return params

@@ -21,11 +21,10 @@ from components.builtin import (
 )
 from components.host_file import (
     FileSpec,
-    delete_script,
     file_check_script,
     file_state,
+    render_write_script,
     sha256_text,
-    write_script,
 )
 from tests.support import make_ca, pem_key
 
@@ -139,8 +138,8 @@ def _file_step(path: Path, content: str) -> dict[str, Any]:
     spec = FileSpec(str(path), "0640")
     return {
         "connection": None,
-        "create": write_script(spec),
-        "delete": delete_script(spec),
+        "create": render_write_script(spec, ""),
+        "delete": f"rm -f -- {path}",
         "stdin": content,
         "quiet": True,
         "check": file_check_script(str(path), render=True),

@@ -9,7 +9,18 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import Pki, Registered, Run, as_raw, base_config, fake_pem, mutate, run_program
+from components.hostscripts import STATE_DIR
+from tests.support import (
+    Pki,
+    Registered,
+    Run,
+    as_raw,
+    base_config,
+    fake_pem,
+    mutate,
+    run_program,
+    script_params,
+)
 
 HOSTS = ["master-1", "master-2", "master-3"]
 ADDRESSES = ["10.231.0.11", "10.231.0.12", "10.231.0.13"]
@@ -80,14 +91,17 @@ def test_file_mode_owner_and_secrecy(
 ) -> None:
     for host in HOSTS:
         cmd = run.recorder.named(f"masters-{host}-file-{label}")
-        script = cmd.inputs["create"]
-        assert f"dst={path}" in script
-        assert f"chmod {mode} " in script
-        assert f"chown {owner} " in script
-        assert 'mv -f -- "$tmp" "$dst"' in script  # atomic replace
-        # a write keeps the replaced version until the service is healthy on the new one
-        assert 'cp -p -- "$dst" "$dst.ksched-prev"' in script
-        assert cmd.inputs["delete"] == f"rm -f -- {path} {path}.ksched-prev\n"
+        # staged beside its path with its owner and mode; the rollout puts it in place
+        create = script_params(cmd.inputs["create"])
+        assert {k: create[k] for k in ("STATE", "DST", "MODE", "OWNER_GROUP")} == {
+            "STATE": STATE_DIR,
+            "DST": path,
+            "MODE": mode,
+            "OWNER_GROUP": owner,
+        }
+        # its delete removes the path only while this very step claims it
+        delete = script_params(cmd.inputs["delete"])
+        assert (delete["DST"], delete["CLAIM"]) == (path, create["CLAIM"])
         assert ("stdin" in cmd.secret_paths) is secret
         assert cmd.inputs["logging"] == ("none" if secret else "stdoutAndStderr")
         # Every host command verifies the pinned host key and uses a secret private key.
@@ -95,6 +109,33 @@ def test_file_mode_owner_and_secrecy(
         assert conn["host"] == ADDRESSES[HOSTS.index(host)]
         assert conn["hostKey"].startswith("ssh-ed25519 ")
         assert "connection.privateKey" in cmd.secret_paths or "connection" in cmd.secret_paths
+
+
+def _claims(r: Run, host: str) -> dict[str, str]:
+    return {
+        c.name: script_params(c.inputs["create"])["CLAIM"]
+        for c in _commands(r)
+        if c.name.startswith(f"masters-{host}-") and "CLAIM" in script_params(c.inputs["create"])
+    }
+
+
+def test_every_step_claims_what_it_writes_under_an_id_of_its_own(pki: Pki, run: Run) -> None:
+    claims = _claims(run, "master-1")
+    assert len(claims) == 9  # prepare, six files, binary, service
+    assert len(set(claims.values())) == len(claims)
+    # the same step is the same claim run after run (a second `up` changes nothing)...
+    assert _claims(run_program(as_raw(base_config(pki))), "master-1") == claims
+    # ...and a renamed host's, or another backend's, steps are others: their deletes leave alone
+    # what the new steps wrote
+    renamed = run_program(as_raw(mutate(base_config(pki), "bareMetal.hosts.0.name", "m1")))
+    assert not set(_claims(renamed, "m1").values()) & set(claims.values())
+    other = base_config(pki) | {"resourceBackend": "builtin"}
+    builtin_claims = {
+        r.name: script_params(r.inputs["create"])["CLAIM"]
+        for r in run_program(as_raw(other)).recorder.by_type("dynamic:Resource")
+        if r.name.startswith("masters-master-1-") and "CLAIM" in script_params(r.inputs.get("create") or "")
+    }
+    assert len(builtin_claims) == 9 and not set(builtin_claims.values()) & set(claims.values())
 
 
 def test_kubeconfig_embeds_this_hosts_cert_and_key(run: Run, pki: Pki) -> None:
@@ -150,53 +191,58 @@ def test_masters_change_one_at_a_time(run: Run) -> None:
     assert "masters-master-2-service" in deps["master-3"]
     for label in ("ca", "cert", "key", "kubeconfig", "config", "unit"):
         assert "masters-master-2-prepare" in run.recorder.named(f"masters-master-2-file-{label}").dependencies
-    # ...and each restart waits for everything its host reads.
+    # ...and each rollout waits for everything its host reads.
     service = run.recorder.named("masters-master-2-service").dependencies
     for label in ("ca", "cert", "key", "kubeconfig", "config", "unit"):
         assert f"masters-master-2-file-{label}" in service
-    assert {"masters-master-2-daemon-reload", "masters-master-2-binary"} <= set(service)
+    assert "masters-master-2-binary" in service
 
 
-def test_service_waits_for_health_rolls_back_and_stops_on_delete(run: Run) -> None:
+def _rollout(r: Run, host: str = "master-1") -> dict[str, str]:
+    return script_params(r.recorder.named(f"masters-{host}-service").inputs["stdin"])
+
+
+def _written(r: Run, host: str) -> dict[str, str]:
+    """sha256 of every file the stack writes to `host` (computed here from what it sends)."""
+    out = {}
+    for label, path, *_ in FILES:
+        stdin = r.recorder.named(f"masters-{host}-file-{label}").inputs["stdin"]
+        out[path] = hashlib.sha256(stdin.encode()).hexdigest()
+    out["/usr/local/bin/kube-scheduler"] = "a" * 64
+    return out
+
+
+def test_the_rollout_runs_exactly_the_written_files_and_gates_them(run: Run) -> None:
+    for host in HOSTS:
+        rollout = _rollout(run, host)
+        # the files it puts in place, each with the hash of what the file steps sent
+        listed = dict(reversed(line.split("  ")) for line in rollout["FILES"].splitlines())
+        assert listed == _written(run, host)
+        # 1.34: ready means the informers synced (/readyz); asked on loopback (bound everywhere)
+        assert rollout["READY_URL"] == "https://127.0.0.1:10259/readyz"
+        assert (rollout["TIMEOUT"], rollout["SOAK"], rollout["TAKE_OVER"]) == ("60", "5", "0")
+        # the cluster's lease, read from the host with the scheduler's own credentials, within
+        # client-go's worst case for the default timings (15 + 2 x 2 x 2.2 s) and some slack
+        assert rollout["LEASE_URL"] == (
+            "https://10.231.0.1:6443/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler"
+        )
+        assert (rollout["CERT"], rollout["KEY"]) == (FILES[1][1], FILES[2][1])
+        assert int(rollout["LEASE_BOUND"]) == 15 + 9 + 5
     svc = run.recorder.named("masters-master-1-service").inputs
-    script = svc["create"]
-    assert "systemctl restart kube-scheduler.service" in script
-    # 1.34: ready means the informers synced (/readyz), not just alive
-    assert "if wait_healthy https://127.0.0.1:10259/readyz 60; then" in script
-    # healthy: the kept versions are dropped; not healthy: every file it reads, and the binary,
-    # go back to the kept version, and the step fails after the restart on them
-    kept = [f"{path}.ksched-prev" for _label, path, *_ in FILES] + [
-        "/usr/local/bin/kube-scheduler.ksched-prev"
-    ]
-    assert f"rm -f -- {' '.join(kept)}" in script
-    assert 'mv -f -- "$f.ksched-prev" "$f"' in script
-    assert script.rstrip().endswith("exit 1")
-    assert svc["delete"] == "systemctl disable --now kube-scheduler.service 2>/dev/null || true\n"
+    assert script_params(svc["create"])["RID"] == _rollout(run)["RID"]
+    assert script_params(svc["delete"])["SERVICE"] == "kube-scheduler.service"
 
 
 def test_health_is_asked_where_the_service_listens(pki: Pki) -> None:
     c = mutate(base_config(pki, hosts=1), "bareMetal.bindAddress", "10.231.0.11")
-    svc = run_program(as_raw(c)).recorder.named("masters-master-1-service").inputs
-    assert "https://10.231.0.11:10259/readyz" in svc["create"]
+    assert _rollout(run_program(as_raw(c)))["READY_URL"] == "https://10.231.0.11:10259/readyz"
 
 
-def _script(r: Run, name: str) -> str:
-    return str(r.recorder.named(name).inputs["create"])
-
-
-def test_restart_and_reload_only_on_relevant_change(pki: Pki, run: Run) -> None:
-    # qps lives in the config file: restart every host, no daemon-reload.
-    c = mutate(base_config(pki), "bareMetal.qps", 75)
-    changed = run_program(as_raw(c))
-    for h in HOSTS:
-        assert _script(changed, f"masters-{h}-service") != _script(run, f"masters-{h}-service")
-        assert _script(changed, f"masters-{h}-daemon-reload") == _script(run, f"masters-{h}-daemon-reload")
-    # verbosity is a unit flag: daemon-reload and restart.
-    c = mutate(base_config(pki), "bareMetal.verbosity", 4)
-    changed = run_program(as_raw(c))
-    assert _script(changed, "masters-master-1-daemon-reload") != _script(
-        run, "masters-master-1-daemon-reload"
-    )
+def test_a_rollout_runs_only_when_something_the_service_reads_changed(pki: Pki, run: Run) -> None:
+    for key, value in (("bareMetal.qps", 75), ("bareMetal.verbosity", 4)):
+        changed = run_program(as_raw(mutate(base_config(pki), key, value)))
+        for h in HOSTS:
+            assert _rollout(changed, h)["RID"] != _rollout(run, h)["RID"], key
     # Same input, same scripts: a second `up` runs nothing.
     again = run_program(as_raw(base_config(pki)))
     for cmd in _commands(run):
@@ -204,10 +250,9 @@ def test_restart_and_reload_only_on_relevant_change(pki: Pki, run: Run) -> None:
 
 
 def test_binary_download_is_checksummed(run: Run) -> None:
-    script = _script(run, "masters-master-1-binary")
-    assert "curl -fsSL --proto =https" in script
-    assert "https://dl.k8s.io/v1.34.2/bin/linux/amd64/kube-scheduler" in script
-    assert f"echo '{'a' * 64}  '\"$tmp\" | sha256sum -c --quiet -" in script
+    params = script_params(_script(run, "masters-master-1-binary"))
+    assert params["URL"] == "https://dl.k8s.io/v1.34.2/bin/linux/amd64/kube-scheduler"
+    assert (params["SHA256"], params["DST"]) == ("a" * 64, "/usr/local/bin/kube-scheduler")
 
 
 def test_binary_upload_for_air_gapped_hosts(pki: Pki, tmp_path: Any, monkeypatch: Any) -> None:
@@ -217,24 +262,27 @@ def test_binary_upload_for_air_gapped_hosts(pki: Pki, tmp_path: Any, monkeypatch
     r = run_program(as_raw(c))
     upload = r.recorder.named("masters-master-1-binary-upload")
     assert upload.inputs["remotePath"] == "/usr/local/bin/kube-scheduler.upload"
-    sha = hashlib.sha256(b"binary").hexdigest()
-    script = _script(r, "masters-master-1-binary")
-    assert f"echo '{sha}  /usr/local/bin/kube-scheduler.upload' | sha256sum -c --quiet -" in script
+    params = script_params(_script(r, "masters-master-1-binary"))
+    assert params["SHA256"] == hashlib.sha256(b"binary").hexdigest()
+    assert params["STAGED"] == "/usr/local/bin/kube-scheduler.upload"
     assert "masters-master-1-binary-upload" in r.recorder.named("masters-master-1-binary").dependencies
 
 
-def test_prepare_creates_system_user_and_cleanup_removes_everything(run: Run) -> None:
+def _script(r: Run, name: str) -> str:
+    return str(r.recorder.named(name).inputs["create"])
+
+
+def test_prepare_records_the_owner_and_the_take_over_choice(pki: Pki, run: Run) -> None:
     prep = run.recorder.named("masters-master-1-prepare").inputs
-    assert "useradd --system --gid kube-scheduler --no-create-home" in prep["create"]
-    assert "--shell /usr/sbin/nologin kube-scheduler" in prep["create"]
-    assert "install -d -m 0750 -o root -g kube-scheduler" in prep["create"]
-    for fragment in (
-        "systemctl disable --now kube-scheduler.service",
-        "rm -f -- /etc/systemd/system/kube-scheduler.service /usr/local/bin/kube-scheduler",
-        "rm -rf -- /etc/kubernetes/scheduler",
-        "userdel kube-scheduler",
-    ):
-        assert fragment in prep["delete"]
+    params = script_params(prep["create"])
+    # the mocks' project and stack
+    assert (params["OWNER"], params["USER"], params["TAKE_OVER"]) == ("project/stack", "kube-scheduler", "0")
+    assert params["DIRS"] == "/etc/kubernetes/scheduler /etc/kubernetes/scheduler/pki"
+    assert script_params(prep["delete"])["CLAIM"] == params["CLAIM"]
+    taken = run_program(as_raw(mutate(base_config(pki, hosts=1), "bareMetal.hosts.0.takeOver", True)))
+    for step in ("prepare", "service"):
+        inputs = taken.recorder.named(f"masters-master-1-{step}").inputs
+        assert script_params(inputs["stdin" if step == "service" else "create"])["TAKE_OVER"] == "1"
 
 
 def test_every_child_has_a_component_parent(run: Run) -> None:
@@ -292,8 +340,12 @@ def test_rbac_least_privilege_and_own_lease(run: Run) -> None:
 
 def test_config_map_holds_the_custom_profile(run: Run) -> None:
     (cm,) = _k8s(run, "ConfigMap")
-    assert cm.inputs["metadata"]["name"] == "custom-k8s-scheduler-config"
-    cfg = yaml.safe_load(cm.inputs["data"]["config.yaml"])
+    text = cm.inputs["data"]["config.yaml"]
+    # immutable, named by its content: a new config is a new ConfigMap
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    assert cm.inputs["metadata"]["name"] == f"custom-k8s-scheduler-config-{digest}"
+    assert cm.inputs["immutable"] is True
+    cfg = yaml.safe_load(text)
     assert cfg["apiVersion"] == "kubescheduler.config.k8s.io/v1"
     assert cfg["leaderElection"]["resourceName"] == "custom-k8s-scheduler"
     assert cfg["leaderElection"]["resourceNamespace"] == "kube-system"
@@ -313,8 +365,6 @@ def test_deployment_is_hardened_and_rolls_on_config_change(run: Run) -> None:
     spec = dep.inputs["spec"]
     assert spec["replicas"] == 2
     tpl = spec["template"]
-    checksum = hashlib.sha256(cm.inputs["data"]["config.yaml"].encode()).hexdigest()
-    assert tpl["metadata"]["annotations"]["checksum/config"] == checksum
     labels = tpl["metadata"]["labels"]
     assert labels["app.kubernetes.io/name"] == "kube-scheduler"
     assert labels["app.kubernetes.io/instance"] == "custom-k8s-scheduler"
@@ -347,7 +397,7 @@ def test_deployment_is_hardened_and_rolls_on_config_change(run: Run) -> None:
     (mount,) = c["volumeMounts"]
     assert mount["readOnly"] is True and mount["mountPath"] == "/etc/kubernetes/custom-k8s-scheduler"
     (vol,) = pod["volumes"]
-    assert vol["configMap"]["name"] == "custom-k8s-scheduler-config"
+    assert vol["configMap"]["name"] == cm.inputs["metadata"]["name"]
 
 
 def test_pdb_and_sample_pod(run: Run) -> None:
@@ -404,35 +454,61 @@ def test_every_host_step_carries_a_check_of_what_it_leaves(builtin_run: Run) -> 
         if r.name.startswith("masters-master-1-") and "connection" in r.inputs
     }
     labels = {name.removeprefix("masters-master-1-") for name in steps}
-    assert labels == {
-        "prepare",
-        *(f"file-{f[0]}" for f in FILES),
-        "binary",
-        "daemon-reload",
-        "service",
-    }
+    assert labels == {"prepare", *(f"file-{f[0]}" for f in FILES), "binary", "service"}
     for name, inputs in steps.items():
         assert inputs["check"] and inputs["expected"], name
     # a file's check expects the hash of what is written, its mode and owner
+    written = {}
     for label, path, mode, owner, _secret in FILES:
         step = steps[f"masters-master-1-file-{label}"]
         sha = hashlib.sha256(step["stdin"].encode()).hexdigest()
+        written[path] = sha
         assert step["expected"] == f"{sha} {mode.lstrip('0')} {owner}", label
-        assert path in step["check"] and "sha256sum" in step["check"]
-    # the service is as left only when it runs what was last written
-    service = steps["masters-master-1-service"]
-    assert service["expected"] == "ok"
-    for _label, path, *_ in FILES:
-        assert path in service["check"]
-    assert "/usr/local/bin/kube-scheduler" in service["check"]
+        assert script_params(step["check"]) == {"DST": path}
+    # the service is as left only when it was started with exactly what was last written: the
+    # digest of the record the rollout writes ("<sha256>  <path>" lines, sorted by path)
+    written["/usr/local/bin/kube-scheduler"] = "a" * 64
+    record = "".join(f"{sha}  {path}\n" for path, sha in sorted(written.items()))
+    assert steps["masters-master-1-service"]["expected"] == (
+        "running " + hashlib.sha256(record.encode()).hexdigest()[:16]
+    )
     # no secret in any check (they travel in plain text and print only hashes)
     assert not any("PRIVATE KEY" in s["check"] for s in steps.values())
 
 
-def test_every_cluster_object_is_taken_back_from_hand_edits(run: Run) -> None:
-    objects = [
-        r for r in run.recorder.resources if r.type.startswith("kubernetes:") and "metadata" in r.inputs
-    ]
-    assert len(objects) >= 9
+def _objects(r: Run) -> list[Registered]:
+    return [o for o in r.recorder.resources if o.type.startswith("kubernetes:") and "metadata" in o.inputs]
+
+
+def test_every_cluster_object_says_it_is_this_stacks_and_is_taken_back_from_hand_edits(run: Run) -> None:
+    objects = _objects(run)
+    assert len(objects) == 9
     for r in objects:
-        assert r.inputs["metadata"]["annotations"]["pulumi.com/patchForce"] == "true", r.name
+        meta = r.inputs["metadata"]
+        assert meta["annotations"]["pulumi.com/patchForce"] == "true", r.name
+        # Helm-style ownership marks, naming the mocks' project and stack
+        assert meta["labels"]["app.kubernetes.io/managed-by"] == "kube-scheduler-pulumi", r.name
+        assert meta["annotations"]["kube-scheduler-pulumi/owner"] == "project/stack", r.name
+
+
+def test_every_cluster_object_is_deleted_only_after_its_guard_found_it_ours(run: Run) -> None:
+    guards = {g.name: g for g in run.recorder.by_type("dynamic:Resource") if "-owns-" in g.name}
+    objects = _objects(run)
+    assert len(guards) == len(objects)
+    for obj in objects:
+        meta = obj.inputs["metadata"]
+        kind = obj.type.rsplit(":", 1)[-1]
+        (guard,) = [
+            g for g in guards.values() if g.inputs["name"] == meta["name"] and g.inputs["kind"] == kind
+        ]
+        # it depends on the object, so the engine deletes it (and runs its check) first
+        assert obj.name in guard.dependencies
+        assert guard.inputs["namespace"] == (meta.get("namespace") or "")
+        assert guard.inputs["owner"] == "project/stack"
+
+
+def test_render_mode_has_no_guards(pki: Pki, tmp_path: Any) -> None:
+    c = base_config(pki) | {"outputMode": "render", "renderDir": str(tmp_path)}
+    assert [
+        g for g in run_program(as_raw(c)).recorder.by_type("dynamic:Resource") if "-owns-" in g.name
+    ] == []
