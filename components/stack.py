@@ -8,8 +8,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.bare_metal import BareMetalSchedulers, BareMetalSchedulersArgs
-from components.config import ConfigError, StackConfig, load_config, program_values
-from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs
+from components.config import PROJECT, ConfigError, StackConfig, load_config, program_values
+from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs, objects
+from components.kube_api import UnsupportedCredentialsError
+from components.ownership import client_for, preflight_problems
+from components.preflight import survey_hosts
 from components.skew import skew_problems
 
 
@@ -64,12 +67,28 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
     return outputs
 
 
-def check_version_skew(cfg: StackConfig) -> None:
-    """Apply mode: refuse a kubernetesVersion the API servers may not run with (ConfigError)."""
+def check_the_world(cfg: StackConfig) -> None:
+    """Apply mode, before any resource exists: refuse a kubernetesVersion the API servers may not
+    run with, hosts and cluster objects that are not this stack's to write (ConfigError)."""
     if cfg.output_mode != "apply":
         return
     urls = [cfg.api_server_url] + [h.api_server_url for h in cfg.hosts]
     problems, warnings = skew_problems(cfg.kubernetes_version, urls, cfg.ca_cert_pem)
+    if cfg.bare_metal.enabled:
+        found, unsure = survey_hosts(cfg, owner())
+        problems, warnings = problems + found, warnings + unsure
+    if cfg.in_cluster.enabled:
+        args = in_cluster_args(cfg)
+        try:
+            client = client_for(args.kubeconfig)
+        except (UnsupportedCredentialsError, OSError, ValueError) as e:
+            warnings.append(f"could not read the cluster with this kubeconfig ({e}): ownership not checked")
+            client = None
+        if client is not None:
+            key = f"{PROJECT}:inCluster.schedulerName"
+            value = cfg.in_cluster.scheduler_name
+            found, unsure = preflight_problems(objects(args), args.owner, key, value, client)
+            problems, warnings = problems + found, warnings + unsure
     for warning in warnings:
         pulumi.log.warn(warning)
     if problems:
@@ -82,7 +101,7 @@ def program() -> None:
     try:
         values, secret_keys = program_values()
         config = load_config(values, base_dir=Path.cwd(), secret_keys=secret_keys)
-        check_version_skew(config)
+        check_the_world(config)
     except ConfigError as e:
         # RunError: Pulumi shows the message as the program's error, without a stack trace
         raise pulumi.RunError(str(e)) from None

@@ -38,6 +38,7 @@ from components.config import (  # noqa: E402
     load_config,
     project_values,
 )
+from components.render.cluster_objects import SAMPLE_NAMESPACE, sample_pod_name  # noqa: E402
 from components.scheduler_host import HostLayout  # noqa: E402
 from components.stack import program  # noqa: E402
 from scripts import host_state  # noqa: E402
@@ -209,7 +210,8 @@ def summary(stack: auto.Stack) -> int:
             pods = kubectl(
                 cfg, creds, "get", "pods", "-A", "-l", f"app.kubernetes.io/instance={ic.scheduler_name}"
             )
-            sample = kubectl(cfg, creds, "-n", "default", "get", "pod", "custom-scheduler-sample")
+            sample_name = sample_pod_name(ic.scheduler_name)
+            sample = kubectl(cfg, creds, "-n", SAMPLE_NAMESPACE, "get", "pod", sample_name)
             print("pods (node, phase, ready, bound by):")
             for p in (pods or {}).get("items", []) + ([sample] if sample else []):
                 node = p["spec"].get("nodeName") or "(not bound)"

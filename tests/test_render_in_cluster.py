@@ -19,7 +19,7 @@ from components.render.in_cluster import (
 )
 from components.render.versions import KubeVersion, health_paths
 
-SPEC = InClusterSpec(config_checksum="0123456789abcdef" * 4)
+SPEC = InClusterSpec(config_map_name="custom-k8s-scheduler-config-0123456789")
 
 # Pod Security Standards, "restricted" profile (v1.29+): the volume types it
 # allows, and the checks applied below.
@@ -87,7 +87,7 @@ def test_pod_template_is_restricted() -> None:
 
 
 def test_sample_pod_is_restricted() -> None:
-    assert restricted_violations(sample_pod("custom-k8s-scheduler")["spec"]) == []
+    assert restricted_violations(sample_pod("custom-k8s-scheduler", "sample")["spec"]) == []
 
 
 def test_labels() -> None:
@@ -96,7 +96,7 @@ def test_labels() -> None:
         "app.kubernetes.io/instance": "custom-k8s-scheduler",
         "app.kubernetes.io/component": "scheduler",
         "app.kubernetes.io/part-of": "kubernetes",
-        "app.kubernetes.io/managed-by": "pulumi",
+        "app.kubernetes.io/managed-by": "kube-scheduler-pulumi",
         "app.kubernetes.io/version": "v1.34.2",
     }
 
@@ -121,13 +121,15 @@ def test_deployment_top_level() -> None:
     }
 
 
-def test_checksum_annotation() -> None:
-    annotations = deployment_spec(SPEC)["template"]["metadata"]["annotations"]
-    assert annotations == {"checksum/config": "0123456789abcdef" * 4}
-    other = deployment_spec(dataclasses.replace(SPEC, config_checksum="f" * 64))
-    assert other["template"] != deployment_spec(SPEC)["template"]  # a change rolls pods
-    bare = deployment_spec(dataclasses.replace(SPEC, config_checksum=""))
-    assert "annotations" not in bare["template"]["metadata"]
+def test_a_new_config_map_rolls_the_pods() -> None:
+    # the ConfigMap is named by its content (cluster_objects.config_map_name): another config is
+    # another name in the pod template, so the Deployment rolls
+    other = deployment_spec(
+        dataclasses.replace(SPEC, config_map_name="custom-k8s-scheduler-config-fedcba9876")
+    )
+    assert other["template"] != deployment_spec(SPEC)["template"]
+    (volume,) = other["template"]["spec"]["volumes"]
+    assert volume["configMap"]["name"] == "custom-k8s-scheduler-config-fedcba9876"
 
 
 def test_pod_settings() -> None:
@@ -263,7 +265,7 @@ def test_config_volume() -> None:
     assert mount == {"name": "config", "mountPath": CONFIG_MOUNT_DIR, "readOnly": True}
     (volume,) = pod["volumes"]
     assert volume["name"] == "config"
-    assert volume["configMap"]["name"] == "custom-k8s-scheduler-config"
+    assert volume["configMap"]["name"] == "custom-k8s-scheduler-config-0123456789"
     (item,) = volume["configMap"]["items"]
     # The file --config names is the one the volume provides.
     assert f"--config={CONFIG_MOUNT_DIR}/{item['path']}" in _container()["command"]
@@ -289,8 +291,8 @@ def test_pdb(replicas: int, expected: int | None) -> None:
 
 
 def test_sample_pod() -> None:
-    pod = sample_pod("custom-k8s-scheduler")
-    assert pod["metadata"]["name"] == "custom-scheduler-sample"
+    pod = sample_pod("custom-k8s-scheduler", "custom-k8s-scheduler-sample")
+    assert pod["metadata"]["name"] == "custom-k8s-scheduler-sample"
     spec = pod["spec"]
     assert spec["schedulerName"] == "custom-k8s-scheduler"
     (container,) = spec["containers"]
@@ -309,11 +311,6 @@ def test_sample_pod_name() -> None:
             {"image": "registry.k8s.io/kube-scheduler"},
             "image: expected an image pinned by :tag or @sha256:digest",
             id="unpinned-image",
-        ),
-        pytest.param(
-            {"config_checksum": "abc"},
-            "config_checksum: expected empty or 64 lowercase hex digits",
-            id="short-checksum",
         ),
         pytest.param({"run_as_user": 0}, "run_as_user: expected a non-root uid", id="root"),
         pytest.param(
@@ -346,4 +343,4 @@ def test_rejects(changes: dict[str, Any], message: str) -> None:
 
 def test_sample_pod_rejects_bad_scheduler_name() -> None:
     with pytest.raises(ValueError, match="scheduler_name must be a DNS subdomain"):
-        sample_pod("Custom Scheduler")
+        sample_pod("Custom Scheduler", "sample")

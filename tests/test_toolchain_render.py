@@ -174,7 +174,9 @@ def test_manifests_parse_and_hold_the_expected_objects(rendered: Rendered) -> No
     docs: list[dict[str, Any]] = []
     for f in sorted((rendered.out / "manifests").rglob("*.yaml")):
         docs += [d for d in yaml.safe_load_all(f.read_text()) if d]
-    kinds = sorted((d["kind"], d["metadata"]["name"]) for d in docs)
+    (cm,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    assert cm["immutable"] is True and cm["metadata"]["name"].startswith("custom-k8s-scheduler-config-")
+    kinds = sorted((d["kind"], d["metadata"]["name"]) for d in docs if d["kind"] != "ConfigMap")
     assert kinds == sorted(
         [
             ("ServiceAccount", "custom-k8s-scheduler"),
@@ -182,10 +184,9 @@ def test_manifests_parse_and_hold_the_expected_objects(rendered: Rendered) -> No
             ("ClusterRoleBinding", "custom-k8s-scheduler"),
             ("ClusterRoleBinding", "custom-k8s-scheduler-as-volume-scheduler"),
             ("RoleBinding", "custom-k8s-scheduler-auth-reader"),
-            ("ConfigMap", "custom-k8s-scheduler-config"),
             ("Deployment", "custom-k8s-scheduler"),
             ("PodDisruptionBudget", "custom-k8s-scheduler"),
-            ("Pod", "custom-scheduler-sample"),
+            ("Pod", "custom-k8s-scheduler-sample"),
         ]
     )
     (cm,) = [d for d in docs if d["kind"] == "ConfigMap"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.render import rules
+from components.render.cluster_objects import SAMPLE_NAMESPACE, ownership_labels
 from components.render.names import is_dns_subdomain, is_label_value
 
 CONFIG_MOUNT_DIR = "/etc/kubernetes/custom-k8s-scheduler"  # seed 004
@@ -19,7 +20,6 @@ SECURE_PORT = 10259  # upstream default; the insecure 10251 is gone
 _PORT_NAME = "https"
 
 _CONFIG_KEY = re.compile(r"[-._A-Za-z0-9]{1,253}")
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,6 @@ class InClusterSpec:
     image: str = "registry.k8s.io/kube-scheduler:v1.34.2"
     config_map_name: str = "custom-k8s-scheduler-config"  # seed 004
     config_key: str = "config.yaml"
-    config_checksum: str = ""  # sha256 hex of the rendered config
     # Seed 004 keeps the scheduler off Karpenter-managed nodes, which come and go.
     excluded_node_label_keys: tuple[str, ...] = ("karpenter.sh/nodepool",)
     cpu: str = "500m"  # seed 004
@@ -62,9 +61,6 @@ def _validate(spec: InClusterSpec) -> None:
     check("image", rules.image_reference(spec.image))
     if _CONFIG_KEY.fullmatch(spec.config_key) is None:
         errors.append(f"config_key: expected a ConfigMap key, got {spec.config_key!r}")
-    checksum = spec.config_checksum
-    if checksum and _SHA256_HEX.fullmatch(checksum) is None:
-        errors.append(f"config_checksum: expected empty or 64 lowercase hex digits, got {checksum!r}")
     for key in spec.excluded_node_label_keys:
         check("excluded_node_label_keys", rules.qualified_name(key, "label key"))
     check("cpu", rules.quantity(spec.cpu))
@@ -93,7 +89,7 @@ def labels(spec: InClusterSpec) -> dict[str, str]:
         **selector_labels(spec),
         "app.kubernetes.io/component": "scheduler",
         "app.kubernetes.io/part-of": "kubernetes",
-        "app.kubernetes.io/managed-by": "pulumi",
+        **ownership_labels(),
         "app.kubernetes.io/version": spec.version_label,
     }
 
@@ -177,10 +173,9 @@ def _container(spec: InClusterSpec) -> dict[str, Any]:
 
 def deployment_spec(spec: InClusterSpec) -> dict[str, Any]:
     """DeploymentSpec of the in-cluster scheduler."""
+    # The ConfigMap's name is the hash of its content: a new config changes the template (the
+    # volume's ConfigMap), and so rolls the pods.
     template_meta: dict[str, Any] = {"labels": labels(spec)}
-    if spec.config_checksum:
-        # A new checksum changes the template, so a ConfigMap edit rolls the pods.
-        template_meta["annotations"] = {"checksum/config": spec.config_checksum}
     return {
         "replicas": spec.replicas,
         "selector": {"matchLabels": selector_labels(spec)},
@@ -243,7 +238,7 @@ PAUSE_IMAGE = "registry.k8s.io/pause:3.10.2"
 _PAUSE_UID = 65535  # the pause image's own non-root user
 
 
-def sample_pod(scheduler_name: str, name: str = "custom-scheduler-sample") -> dict[str, Any]:
+def sample_pod(scheduler_name: str, name: str) -> dict[str, Any]:
     """Metadata and spec of a tiny pod that only `scheduler_name` may place."""
     if not is_dns_subdomain(scheduler_name):
         raise ValueError(f"scheduler_name must be a DNS subdomain, got {scheduler_name!r}")
@@ -253,7 +248,9 @@ def sample_pod(scheduler_name: str, name: str = "custom-scheduler-sample") -> di
     return {
         "metadata": {
             "name": name,
-            "labels": {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "pulumi"},
+            # explicit: the provider would take a kubeconfig context's namespace otherwise
+            "namespace": SAMPLE_NAMESPACE,
+            "labels": {"app.kubernetes.io/name": name},
         },
         "spec": {
             "schedulerName": scheduler_name,

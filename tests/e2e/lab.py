@@ -458,6 +458,13 @@ NAME = "custom-k8s-scheduler"
 SELECTOR = f"app.kubernetes.io%2Finstance%3D{NAME}"
 
 
+def config_map_path(kube: Kube) -> str:
+    """The in-cluster scheduler's ConfigMap (its name carries the hash of its content)."""
+    items = kube.get(f"/api/v1/namespaces/{NS}/configmaps?labelSelector={SELECTOR}")["items"]
+    (name,) = [c["metadata"]["name"] for c in items]
+    return f"/api/v1/namespaces/{NS}/configmaps/{name}"
+
+
 def scheduler_pods(kube: Kube) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = kube.get(f"/api/v1/namespaces/{NS}/pods?labelSelector={SELECTOR}")["items"]
     return [p for p in items if not p["metadata"].get("deletionTimestamp")]

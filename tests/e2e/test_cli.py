@@ -18,7 +18,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.lab import MASTERS, PASSPHRASE, ROOT, Kube, dev_config, healthz, master_ip, ssh
+from tests.e2e.lab import (
+    MASTERS,
+    PASSPHRASE,
+    ROOT,
+    Kube,
+    config_map_path,
+    dev_config,
+    healthz,
+    master_ip,
+    ssh,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -89,8 +99,8 @@ def test_in_cluster_objects_exist(deployed: tuple[CliStack, str]) -> None:
     kube = Kube()
     try:
         assert kube.get("/apis/apps/v1/namespaces/kube-system/deployments/custom-k8s-scheduler") is not None
-        assert kube.get("/api/v1/namespaces/kube-system/configmaps/custom-k8s-scheduler-config") is not None
-        assert kube.get("/api/v1/namespaces/default/pods/custom-scheduler-sample") is not None
+        assert kube.get(config_map_path(kube)) is not None
+        assert kube.get("/api/v1/namespaces/default/pods/custom-k8s-scheduler-sample") is not None
     finally:
         kube.close()
 

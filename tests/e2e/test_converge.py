@@ -19,14 +19,13 @@ from typing import Any
 import pytest
 
 from scripts.stack import deploy, summary
-from tests.e2e.lab import MASTERS, ROOT, Kube, LabStack, changes, lab, ssh
+from tests.e2e.lab import MASTERS, ROOT, Kube, LabStack, changes, config_map_path, lab, ssh
 
 pytestmark = pytest.mark.lab
 
 TIMINGS: dict[str, dict[str, Any]] = {}
 OBJECTS = (
     "/apis/apps/v1/namespaces/kube-system/deployments/custom-k8s-scheduler",
-    "/api/v1/namespaces/kube-system/configmaps/custom-k8s-scheduler-config",
     "/apis/rbac.authorization.k8s.io/v1/clusterroles/custom-k8s-scheduler",
     "/api/v1/namespaces/kube-system/serviceaccounts/custom-k8s-scheduler",
 )
@@ -74,7 +73,7 @@ def make_up(stack: LabStack, state: str) -> dict[str, int]:
 
 
 def assert_objects(kube: Kube) -> None:
-    for path in OBJECTS:
+    for path in (*OBJECTS, config_map_path(kube)):
         assert kube.get(path) is not None, path
 
 
@@ -116,10 +115,11 @@ def test_after_our_files_are_deleted_on_a_master(stack: LabStack) -> None:
 
 
 def test_after_our_objects_are_deleted_from_the_cluster(stack: LabStack, kube: Kube) -> None:
-    for path in OBJECTS:
+    paths = (*OBJECTS, config_map_path(kube))
+    for path in paths:
         kube.request("DELETE", path)
     found = make_up(stack, "after objects deleted by hand")
-    assert found.get("create", 0) >= len(OBJECTS)
+    assert found.get("create", 0) >= len(paths)
     assert_objects(kube)
 
 

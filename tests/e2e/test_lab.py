@@ -22,6 +22,8 @@ from pulumi import automation as auto
 from tests.e2e.lab import (
     CRASH_FAILOVER_BOUND_S,
     MASTERS,
+    NS,
+    SELECTOR,
     Kube,
     LabStack,
     Monitor,
@@ -134,10 +136,10 @@ def test_custom_scheduler_runs_on_real_nodes_and_places_by_most_allocated(
         assert p["status"]["phase"] == "Running" and ready(p), p["metadata"]["name"]
     holder = kube.holder("custom-k8s-scheduler")
     assert holder.split("_", 1)[0] in {p["metadata"]["name"] for p in pods}
-    sample = kube.pod("custom-scheduler-sample") or {}
+    sample = kube.pod("custom-k8s-scheduler-sample") or {}
     assert sample["status"]["phase"] == "Running" and ready(sample)
-    assert "custom-k8s-scheduler" in kube.scheduled_by("custom-scheduler-sample")
-    assert sample["spec"]["nodeName"] in most_allocated_nodes(kube, exclude={"custom-scheduler-sample"})
+    assert "custom-k8s-scheduler" in kube.scheduled_by("custom-k8s-scheduler-sample")
+    assert sample["spec"]["nodeName"] in most_allocated_nodes(kube, exclude={"custom-k8s-scheduler-sample"})
     # a fresh pod for the custom scheduler lands on a most-allocated real node too
     expected = most_allocated_nodes(kube)
     node, seconds = schedule_one(kube, timeout=10, scheduler="custom-k8s-scheduler")
@@ -435,7 +437,7 @@ def test_destroy_leaves_nothing_behind(stack: LabStack, kube: Kube) -> None:
         out = ssh(
             m,
             "ls /etc/kubernetes /usr/local/bin/kube-scheduler"
-            " /etc/systemd/system/kube-scheduler.service 2>&1;"
+            " /etc/systemd/system/kube-scheduler.service /var/lib/kube-scheduler-pulumi 2>&1;"
             " id kube-scheduler 2>&1; systemctl is-enabled kube-scheduler.service 2>&1",
             check=False,
         )
@@ -443,6 +445,7 @@ def test_destroy_leaves_nothing_behind(stack: LabStack, kube: Kube) -> None:
             "/etc/kubernetes",
             "/usr/local/bin/kube-scheduler",
             "/etc/systemd/system/kube-scheduler.service",
+            "/var/lib/kube-scheduler-pulumi",
         ):
             assert f"cannot access '{path}': No such file" in out, f"{m}: {out}"
         assert "no such user" in out, f"{m}: {out}"
@@ -453,10 +456,11 @@ def test_destroy_leaves_nothing_behind(stack: LabStack, kube: Kube) -> None:
         "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/custom-k8s-scheduler",
         "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/custom-k8s-scheduler-as-volume-scheduler",
         "/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings/custom-k8s-scheduler-auth-reader",
-        "/api/v1/namespaces/kube-system/configmaps/custom-k8s-scheduler-config",
         "/apis/apps/v1/namespaces/kube-system/deployments/custom-k8s-scheduler",
         "/apis/policy/v1/namespaces/kube-system/poddisruptionbudgets/custom-k8s-scheduler",
-        "/api/v1/namespaces/default/pods/custom-scheduler-sample",
+        "/api/v1/namespaces/default/pods/custom-k8s-scheduler-sample",
     ):
         obj = kube.get(path)
         assert obj is None or obj.get("metadata", {}).get("deletionTimestamp"), path
+    left = kube.get(f"/api/v1/namespaces/{NS}/configmaps?labelSelector={SELECTOR}")["items"]
+    assert [c for c in left if not c["metadata"].get("deletionTimestamp")] == []

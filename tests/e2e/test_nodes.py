@@ -105,7 +105,7 @@ def test_pods_run_on_real_nodes_from_the_locally_built_image(stack: LabStack, ku
         assert status["ready"] and "running" in status["state"]
     # the program's manifests name only images the lab built (no lab-only names)
     names = {c["image"] for p in pods for c in p["spec"]["containers"]}
-    sample = kube.pod("custom-scheduler-sample") or {}
+    sample = kube.pod("custom-k8s-scheduler-sample") or {}
     names |= {c["image"] for c in sample["spec"]["containers"]}
     assert names <= set(facts()["images"]), names
     assert sample["status"]["phase"] == "Running" and sample["spec"]["nodeName"] in real
