@@ -183,7 +183,11 @@ def report(p: Preview) -> str:
     out += ["#### Masters", ""]
     if restarts:
         note = " (render stack: what applying this change to a real stack would do)" if render_mode else ""
-        out += [f"One at a time, each through its gate (ready, up for the soak time, the lease renewed) before the next{note}:", ""]
+        out += [
+            "One at a time, each through its gate (ready, up for the soak time, the lease renewed) "
+            f"before the next{note}:",
+            "",
+        ]
         out += ["| master | what happens | because these changed |", "| --- | --- | --- |"]
         out += [f"| {h} | {what} | {', '.join(why) or '-'} |" for h, (what, why) in restarts.items()]
     else:
