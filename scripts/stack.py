@@ -41,7 +41,7 @@ from components.config import (  # noqa: E402
 from components.render.cluster_objects import SAMPLE_NAMESPACE, sample_pod_name  # noqa: E402
 from components.scheduler_host import HostLayout  # noqa: E402
 from components.stack import program  # noqa: E402
-from scripts import host_state  # noqa: E402
+from scripts import host_state, leftovers  # noqa: E402
 
 # Every preview and up is checked by the project's policy pack (policy/README.md).
 POLICY_PACKS = [str(ROOT / "policy")]
@@ -166,9 +166,21 @@ def set_version_from_env(stack: auto.Stack) -> None:
         print(f"==> kubernetesVersion: {current.value if current else 'unset'} -> {wanted} (K8S_VERSION)")
 
 
+def pending_creates(stack: auto.Stack) -> list[str]:
+    """Creates an interrupted run left unfinished (their outcome unknown to the state)."""
+    ops = (stack.export_stack().deployment or {}).get("pending_operations") or []
+    return [op["resource"]["urn"].rsplit("::", 1)[-1] for op in ops if op.get("type") == "creating"]
+
+
 def deploy(stack: auto.Stack, on_output: Callable[[str], None]) -> auto.UpResult:
     """`up` from whatever state it finds: read the hosts and the cluster first (refresh), so that
     what the state claims but the world lost is made again."""
+    unfinished = pending_creates(stack)
+    if unfinished:
+        # every create here can run again (host steps converge, cluster objects are ours to take
+        # back): forget the unfinished ones and let this up make them
+        print(f"==> an interrupted run left {len(unfinished)} create(s) unfinished: {', '.join(unfinished)}")
+        stack.refresh(on_output=on_output, color="never", clear_pending_creates=True)
     cfg = stack_config(stack)
     if cfg.resource_backend == "plugins" and cfg.output_mode == "apply" and cfg.bare_metal.enabled:
         converge(stack, cfg)
@@ -300,6 +312,15 @@ def main(argv: list[str]) -> int:
         return 2
     action, name = argv
     try:
+        return _main(action, name)
+    finally:
+        # the CLI may have been killed under us: its plugins would outlive it
+        for stopped in leftovers.stop_orphaned_plugins():
+            print(f"==> stopped a plugin of a pulumi that is gone: {stopped}", file=sys.stderr)
+
+
+def _main(action: str, name: str) -> int:
+    try:
         return run(action, name)
     except auto.CommandError as e:
         # Pulumi's progress was printed as it came; its error diagnostics come with the error
@@ -307,11 +328,18 @@ def main(argv: list[str]) -> int:
         print(failure_line(action, name, str(e)), file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
-        print(f"==> {action} interrupted. Next: if the stack stays locked, `pulumi cancel`.", file=sys.stderr)
+        print(f"==> {action} interrupted. Next: `make up` (it names a stale lock, if one is left).", file=sys.stderr)
         return 130
 
 
 def run(action: str, name: str) -> int:
+    if action != "status":
+        for stopped in leftovers.stop_orphaned_plugins():
+            print(f"==> stopped a plugin of a pulumi that is gone: {stopped}", file=sys.stderr)
+        locked = leftovers.lock_problem(os.environ.get("PULUMI_BACKEND_URL", ""), PROJECT, name)
+        if locked:
+            print(f"==> {action}: nothing was done: {locked}.", file=sys.stderr)
+            return 1
     stack = select(name)
     if action in {"up", "preview"}:
         set_version_from_env(stack)
