@@ -269,6 +269,106 @@ BAD: list[tuple[str, list[tuple[str, Any]], list[str]]] = [
         [("inCluster.excludedNodeLabelKeys", ["bad key!"])],
         ["kube-scheduler:inCluster.excludedNodeLabelKeys", "'bad key!'"],
     ),
+    # ---- values that pass a type check but leave a scheduler alive and useless, or reach beyond
+    # what the stack owns (bounds and their reasons: components/render/rules.py)
+    (
+        "qps-starves",
+        [("bareMetal.qps", 0.5)],
+        ["kube-scheduler:bareMetal.qps", "expected at least 5", "got 0.5"],
+    ),
+    (
+        "burst-below-qps",
+        [("inCluster.qps", 300), ("inCluster.burst", 150)],
+        ["kube-scheduler:inCluster.burst", "expected at least 300", "got 150"],
+    ),
+    (
+        "burst-tiny",
+        [("bareMetal.burst", 1)],
+        ["kube-scheduler:bareMetal.burst", "expected at least 50", "got 1"],
+    ),
+    (
+        "lease-of-a-century",
+        [("bareMetal.leaderElection", {"leaseDurationSeconds": 3_153_600_000})],
+        ["kube-scheduler:bareMetal.leaderElection.leaseDurationSeconds", "expected at most 60", "3153600000"],
+    ),
+    (
+        "retry-of-an-hour",
+        [
+            (
+                "inCluster.leaderElection",
+                {"leaseDurationSeconds": 60, "renewDeadlineSeconds": 59, "retryPeriodSeconds": 40},
+            )
+        ],
+        ["kube-scheduler:inCluster.leaderElection.retryPeriodSeconds", "expected at most 10", "got 40"],
+    ),
+    (
+        "certificate-of-an-hour",
+        [("certificate", {"validityHours": 1, "earlyRenewalHours": 0})],
+        ["kube-scheduler:certificate.validityHours", "expected at least 168", "got 1"],
+    ),
+    (
+        "no-renewal-window",
+        [("certificate", {"earlyRenewalHours": 0})],
+        ["kube-scheduler:certificate.earlyRenewalHours", "expected 24 to 4380", "got 0"],
+    ),
+    (
+        "renewal-window-most-of-the-life",
+        [("certificate", {"validityHours": 720, "earlyRenewalHours": 700})],
+        ["kube-scheduler:certificate.earlyRenewalHours", "expected 24 to 360", "got 700"],
+    ),
+    (
+        "bind-address-with-zone",
+        [("bareMetal.bindAddress", "fe80::1%eth0 --leader-elect=false")],
+        ["kube-scheduler:bareMetal.bindAddress", "without a %zone", "'fe80::1%eth0 --leader-elect=false'"],
+    ),
+    (
+        "same-address-written-twice",
+        [("bareMetal.hosts.1.address", "::ffff:10.231.0.11")],
+        ["kube-scheduler:bareMetal.hosts[1].address", "unique address", "'::ffff:10.231.0.11'"],
+    ),
+    (
+        "same-name-other-case",
+        [
+            ("bareMetal.hosts.1.address", "Master-1.Example.COM."),
+            ("bareMetal.hosts.2.address", "master-1.example.com"),
+        ],
+        ["kube-scheduler:bareMetal.hosts[2].address", "unique address", "(also hosts[1])"],
+    ),
+    (
+        "name-with-trailing-newline",
+        [("bareMetal.hosts.0.name", "master-1\n")],
+        ["kube-scheduler:bareMetal.hosts[0].name", "DNS-1123 label", "'master-1\\n'"],
+    ),
+    (
+        "sha-with-trailing-newline",
+        [("bareMetal.binary", {"url": "https://dl.k8s.io/kube-scheduler", "sha256": "b" * 64 + "\n"})],
+        ["kube-scheduler:bareMetal.binary.sha256", "64 lowercase hex digits"],
+    ),
+    (
+        "config-dir-of-the-system",
+        [("bareMetal.paths", {"configDir": "/etc"})],
+        ["kube-scheduler:bareMetal.paths.configDir", "dedicated to kube-scheduler", "'/etc'"],
+    ),
+    (
+        "config-dir-of-another-component",
+        [("bareMetal.paths", {"configDir": "/etc/kubernetes/pki"})],
+        ["kube-scheduler:bareMetal.paths.configDir", "dedicated to kube-scheduler", "'/etc/kubernetes/pki'"],
+    ),
+    (
+        "config-dir-in-systemd",
+        [("bareMetal.paths", {"configDir": "/etc/systemd/system/kube-scheduler"})],
+        ["kube-scheduler:bareMetal.paths.configDir", "outside /etc/systemd"],
+    ),
+    (
+        "binary-of-another-program",
+        [("bareMetal.paths", {"binary": "/usr/bin/ssh"})],
+        ["kube-scheduler:bareMetal.paths.binary", "file name is kube-scheduler", "'/usr/bin/ssh'"],
+    ),
+    (
+        "second-default-scheduler",
+        [("bareMetal.enabled", False), ("inCluster.schedulerName", "default-scheduler")],
+        ["kube-scheduler:inCluster.schedulerName", "a name of its own", "'default-scheduler'"],
+    ),
 ]
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from components import hostscripts
+from tests.support import Pki, Run, as_raw, base_config, mutate, run_program, script_params
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sets owners like on a master (root)")
 
@@ -129,3 +132,73 @@ def test_a_directory_of_someone_else_is_reported(tmp_path: Path) -> None:
         f"directory {theirs} (not empty, not created by this stack)",
         f"directory {tmp_path / 'file'} (exists and is not a directory)",
     ]
+
+
+# ------------------------------------------------------------------ a replaced step's delete
+
+_LIB_START = "# Shared by every host script"
+
+
+def _rebased(script: str, root: Path) -> str:
+    """The same script with its state and file paths moved below `root` (a scratch master)."""
+    params = script_params(script)
+    for key in ("STATE", "DST", "STAGED"):
+        if key in params:
+            params[key] = f"{root}{params[key]}"
+    if "OWNER_GROUP" in params:
+        params["OWNER_GROUP"] = "root:root"  # this machine has no kube-scheduler group
+    body = script[script.index(_LIB_START) :]
+    return "set -eu\n" + "".join(f"{k}={shlex.quote(v)}\n" for k, v in params.items()) + body
+
+
+def _file_steps(r: Run, host: str) -> dict[str, dict[str, Any]]:
+    steps = {}
+    for res in r.recorder.resources:
+        inputs = res.inputs
+        create = inputs.get("create") or ""
+        if res.name.startswith(f"masters-{host}-file-") and "DST" in script_params(create):
+            steps[res.name] = inputs
+    return steps
+
+
+@pytest.mark.parametrize(
+    ("change", "old", "new"),
+    [
+        ("another resourceBackend", {"resourceBackend": "plugins"}, {"resourceBackend": "builtin"}),
+        ("a renamed host", {}, {"bareMetal.hosts.0.name": "control-1"}),
+    ],
+)
+def test_a_replaced_step_never_deletes_a_path_its_replacement_writes(
+    pki: Pki, tmp_path: Path, change: str, old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    """The engine's plan for a change that replaces every step of a host (other URNs): the new
+    steps are created, then the old ones deleted. Played on a scratch master in that order, the old
+    deletes leave every file the new steps wrote."""
+
+    def program(changes: dict[str, Any]) -> Run:
+        c = base_config(pki, hosts=1)
+        for key, value in changes.items():
+            c = mutate(c, key, value) if "." in key else c | {key: value}
+        return run_program(as_raw(c))
+
+    before, after = program(old), program(new)
+    old_steps = _file_steps(before, "master-1")
+    new_steps = _file_steps(after, "master-1" if "bareMetal.hosts.0.name" not in new else "control-1")
+    assert len(old_steps) == len(new_steps) == 6
+    assert not set(old_steps) & set(new_steps) or change == "another resourceBackend"
+    for steps, content in ((old_steps, "old"), (new_steps, "new")):
+        for inputs in steps.values():
+            dst = tmp_path / script_params(inputs["create"])["DST"].lstrip("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            out = subprocess.run(["sh", "-c", _rebased(inputs["create"], tmp_path)], input=content, text=True,
+                                 capture_output=True)  # fmt: skip
+            assert out.returncode == 0, out.stderr
+            Path(f"{dst}{hostscripts.NEXT}").replace(dst)  # the rollout puts it in place
+    for inputs in old_steps.values():  # the engine deletes the replaced steps last
+        out = subprocess.run(
+            ["sh", "-c", _rebased(inputs["delete"], tmp_path)], capture_output=True, text=True
+        )
+        assert out.returncode == 0 and "left in place" in out.stdout, out.stdout + out.stderr
+    for inputs in new_steps.values():
+        dst = tmp_path / script_params(inputs["create"])["DST"].lstrip("/")
+        assert dst.read_text() == "new", f"{change}: {dst} lost"

@@ -115,7 +115,7 @@ def leader_election(lease_s: int, renew_s: int, retry_s: int) -> list[tuple[str,
         if problem is None and value > ceiling:
             problem = (
                 f"expected at most {ceiling} (a leader that dies without releasing its lease blocks "
-                f"failover for up to leaseDuration + 2 x 2.2 x retryPeriod; the ceilings keep that "
+                f"failover for up to leaseDuration + 2 x 2.2 x retryPeriod, which the ceilings keep "
                 f"under {failover_bound_s(MAX_LEASE_DURATION_S, MAX_RETRY_PERIOD_S):.0f} s), got {value}"
             )
         if problem:
