@@ -338,9 +338,7 @@ def test_a_master_installed_by_hand_is_taken_over_explicitly(stack: LabStack, ku
     unit = ssh(master, "systemctl cat kube-scheduler.service")
     assert "ProtectSystem=strict" in unit and "/etc/kubernetes/config" not in unit
     # the guide's other files are the user's to remove: left as they were
-    assert ssh(master, "ls /etc/kubernetes/config /var/lib/kubernetes").split() == [
-        "kube-scheduler.yaml",
-        "kube-scheduler.kubeconfig",
-    ]
+    left = "/etc/kubernetes/config/kube-scheduler.yaml /var/lib/kubernetes/kube-scheduler.kubeconfig"
+    assert ssh(master, f"ls {left}").split() == left.split()
     # and the next preview finds nothing foreign any more
     assert set(changes(deploy(stack.stack, stack.output.append))) == {"same"}
