@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 
 # Plugins are started with the engine's gRPC address as an argument.
 _ENGINE = re.compile(r"127\.0\.0\.1:(\d+)")
-_PLUGIN = re.compile(r"pulumi-(resource|analyzer|language)-|-m pulumi\.(dynamic|policy)|pulumi_language_python")
+_PLUGIN = re.compile(
+    r"pulumi-(resource|analyzer|language)-|-m pulumi\.(dynamic|policy)|pulumi_language_python"
+)
 
 
 @dataclass(frozen=True)
@@ -58,19 +60,27 @@ def locks(backend_url: str, project: str, stack: str) -> list[Lock]:
             doc = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        out.append(Lock(path, int(doc.get("pid", 0)), doc.get("username", "?"), doc.get("hostname", "?"),
-                        str(doc.get("timestamp", "?"))[:19] + "Z"))
+        out.append(
+            Lock(
+                path,
+                int(doc.get("pid", 0)),
+                doc.get("username", "?"),
+                doc.get("hostname", "?"),
+                str(doc.get("timestamp", "?"))[:19] + "Z",
+            )
+        )
     return out
 
 
-def lock_problem(backend_url: str, project: str, stack: str) -> str | None:
+def lock_problem(backend_url: str, project: str, stack: str, project_dir: Path, env: Path) -> str | None:
     """What to tell the user when the stack is locked, or None."""
     for lock in locks(backend_url, project, stack):
         if lock.alive:
             return f"another update of {stack} is running ({lock.describe()}): wait for it to finish"
         return (
             f"the lock on {stack} is stale: the pulumi that took it ({lock.describe()}) is gone from "
-            f"this machine. Clear it with: source scripts/env.sh && pulumi cancel --yes --stack {stack}"
+            f"this machine. Clear it with: source {env} && "
+            f"pulumi -C {project_dir} cancel --yes --stack {stack}"
         )
     return None
 
@@ -110,5 +120,3 @@ def stop_orphaned_plugins() -> list[str]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     return [f"{pid} {cmd[:100]}" for pid, cmd in found]
-
-

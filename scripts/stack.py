@@ -328,7 +328,10 @@ def _main(action: str, name: str) -> int:
         print(failure_line(action, name, str(e)), file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
-        print(f"==> {action} interrupted. Next: `make up` (it names a stale lock, if one is left).", file=sys.stderr)
+        print(
+            f"==> {action} interrupted. Next: `make up` (it names a stale lock, if one is left).",
+            file=sys.stderr,
+        )
         return 130
 
 
@@ -336,7 +339,8 @@ def run(action: str, name: str) -> int:
     if action != "status":
         for stopped in leftovers.stop_orphaned_plugins():
             print(f"==> stopped a plugin of a pulumi that is gone: {stopped}", file=sys.stderr)
-        locked = leftovers.lock_problem(os.environ.get("PULUMI_BACKEND_URL", ""), PROJECT, name)
+        backend = os.environ.get("PULUMI_BACKEND_URL", "")
+        locked = leftovers.lock_problem(backend, PROJECT, name, PROJECT_DIR, ROOT / "scripts" / "env.sh")
         if locked:
             print(f"==> {action}: nothing was done: {locked}.", file=sys.stderr)
             return 1
