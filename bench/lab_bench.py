@@ -47,6 +47,7 @@ from tests.e2e.lab import (  # noqa: E402
     ssh_argv,
     takeover,
 )
+from tests.e2e.watch import kill_cli, make_up, run_printed_command  # noqa: E402
 
 
 def timed(fn: Any) -> tuple[Any, float]:
@@ -80,6 +81,24 @@ def failover(kube: Kube, how: str) -> float:
         ssh(old, "systemctl start kube-scheduler.service")
     poll(all_healthy, 60, interval=0.2)
     return gap
+
+
+def killed_and_recovered(stack: LabStack) -> None:
+    """`make up` with its CLI killed during master-2's restart, then the command it names and
+    `make up` again: the whole interrupted rolling change, until converged."""
+    killed: list[bool] = []
+
+    def kill(line: str, proc: subprocess.Popen[str]) -> None:
+        if "masters-master-2-service updating" in line and not killed:
+            time.sleep(3)
+            kill_cli(proc)
+            killed.append(True)
+
+    make_up(stack, kill)
+    _, told = make_up(stack)
+    assert run_printed_command(told, stack).returncode == 0, told[-1000:]
+    rc, out = make_up(stack)
+    assert rc == 0, out[-2000:]
 
 
 def naive_restart_all() -> None:
@@ -242,6 +261,10 @@ def measure(results: dict[str, Any], a: argparse.Namespace) -> None:
             _, ours_total = timed(stack.up)
         with Monitor(kube) as naive:
             _, naive_total = timed(naive_restart_all)
+        cfg["bareMetal"]["qps"] = 90
+        stack.configure(cfg)
+        with Monitor(kube) as killed:
+            _, killed_total = timed(lambda: killed_and_recovered(stack))
         results["rolling"] = {
             "ours": {
                 "total_s": ours_total,
@@ -252,6 +275,11 @@ def measure(results: dict[str, Any], a: argparse.Namespace) -> None:
                 "total_s": naive_total,
                 "leaderless_s": naive.longest_leaderless,
                 "max_down": naive.max_down,
+            },
+            "killed": {
+                "total_s": killed_total,
+                "leaderless_s": killed.longest_leaderless,
+                "max_down": killed.max_down,
             },
         }
         results["latency_default_s"] = latency(kube, a.pods, None)
@@ -285,6 +313,12 @@ def report(results: dict[str, Any], out: Path) -> None:
             "rolling change: naive restart-all",
             f"leaderless {r['naive']['leaderless_s']:.2f} s, total {r['naive']['total_s']:.1f} s, "
             f"max down {r['naive']['max_down']}",
+            "",
+        ),
+        (
+            "rolling change, CLI killed (SIGKILL) in master-2's restart, then what make up says",
+            f"leaderless {r['killed']['leaderless_s']:.2f} s, total {r['killed']['total_s']:.1f} s "
+            f"(with the recovery), max down {r['killed']['max_down']}",
             "",
         ),
         (
