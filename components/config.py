@@ -28,7 +28,9 @@ from pydantic.alias_generators import to_camel
 
 from components import material
 from components.render import rules
+from components.render.cluster_objects import in_cluster_objects
 from components.render.scheduler_config import SCORING_STRATEGIES
+from components.render.upstream_objects import collisions
 from components.render.versions import KubeVersion, parse_kube_version
 
 PROJECT = "kube-scheduler"
@@ -721,6 +723,8 @@ def _resolve(raw: _Raw, problems: list[str], base: Path) -> StackConfig:
     if kubeconfig is not None and ic.enabled and raw.output_mode == "apply":
         key = "kubeconfigFile" if raw.kubeconfig_file is not None else "kubeconfig"
         problems += material.kubeconfig_problems(kubeconfig, key)
+    if ic.enabled:
+        problems += _reserved_name_problems(ic, version)
     image = ic.image or f"registry.k8s.io/kube-scheduler:v{version}"
     if ic.image_digest:
         image = f"{image}@{ic.image_digest}"
@@ -748,6 +752,24 @@ def _resolve(raw: _Raw, problems: list[str], base: Path) -> StackConfig:
         render_dir=raw.render_dir,
         resource_backend=raw.resource_backend,
     )
+
+
+def _reserved_name_problems(ic: InCluster, version: KubeVersion) -> list[str]:
+    """A scheduler name whose objects (or lease) Kubernetes or kubeadm of that minor makes itself:
+    `up` would overwrite them, or the scheduler would fight their owner for the lease."""
+    # the ConfigMap's name is <name>-config-<hash of the config>: its fixed part is what a name decides
+    refs = in_cluster_objects(
+        ic.scheduler_name, ic.namespace, f"{ic.scheduler_name}-config", pdb=True, sample=ic.create_sample_pod
+    )
+    found = collisions(version, [(r.kind, r.namespace, r.name) for r in refs])
+    if not found:
+        return []
+    named = ", ".join(f"{kind} {ns + '/' if ns else ''}{name}" for kind, ns, name in found)
+    return [
+        f"{PROJECT}:inCluster.schedulerName: expected a name Kubernetes does not use itself, got "
+        f"{ic.scheduler_name!r} (in namespace {ic.namespace!r}), whose objects Kubernetes "
+        f"{version.major}.{version.minor} or kubeadm make: {named}"
+    ]
 
 
 def project_values(all_config: Mapping[str, str]) -> dict[str, str]:

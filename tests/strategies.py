@@ -17,11 +17,17 @@ from components.config import BareMetal, InCluster, StackConfig
 from components.in_cluster import in_cluster_config
 from components.render import rules
 from components.render.scheduler_config import SCORING_STRATEGIES, render_scheduler_config
-from components.render.versions import SUPPORTED_MINORS
+from components.render.upstream_objects import upstream_objects
+from components.render.versions import SUPPORTED_MINORS, KubeVersion
 from components.scheduler_host import HostLayout
 from tests.support import Pki, base_config
 
 _MINORS = range(SUPPORTED_MINORS[0], SUPPORTED_MINORS[1] + 1)
+# Names Kubernetes or kubeadm give objects of their own at some supported minor (the generated
+# upstream table), and the name every pod without schedulerName asks for.
+_KUBERNETES_NAMES = {"default-scheduler"} | {
+    name for m in _MINORS for _kind, _ns, name in upstream_objects(KubeVersion(1, m, 0))
+}
 _NAMES = st.from_regex(r"[a-z][a-z0-9]{0,8}(-[a-z0-9]{1,6})?", fullmatch=True)
 _QUANTITIES = st.sampled_from(["100m", "250m", "500m", "1", "1.5", "64Mi", "512Mi", "1Gi", "2G", "0.5"])
 _RESOURCES = st.sampled_from(["cpu", "memory", "example.com/gpu", "nvidia.com/gpu", "ephemeral-storage"])
@@ -123,7 +129,7 @@ def valid_configs(draw: st.DrawFn, pki: Pki) -> dict[str, Any]:
             )
         )
     )
-    if ic.get("schedulerName") == "default-scheduler":
+    if ic.get("schedulerName") in _KUBERNETES_NAMES:  # refused: Kubernetes makes objects so named
         ic["schedulerName"] = "custom"
     if not bm.get("enabled") and not ic.get("enabled"):
         bm["enabled"] = True

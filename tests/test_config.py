@@ -477,3 +477,31 @@ def test_pulumi_defaults_count_as_unset(pki: Pki) -> None:
     raw = as_raw(base_config(pki)) | {"caCertFile": "", "certificate": "{}", "renderDir": ""}
     cfg = load_config(raw)
     assert cfg.render_dir == ".render" and cfg.certificate.validity_hours == 8760
+
+
+def _upstream_names(minor: int, kind: str, namespace: str) -> list[str]:
+    """Names of `kind` Kubernetes itself makes at that minor (the generated upstream table) that a
+    user could choose as a scheduler name (DNS labels)."""
+    from components.render.names import is_dns_label
+    from components.render.upstream_objects import upstream_objects
+    from components.render.versions import KubeVersion
+
+    return sorted(
+        name
+        for k, ns, name in upstream_objects(KubeVersion(1, minor, 0))
+        if k == kind and ns in (namespace, "*", "") and is_dns_label(name)
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "namespace"), [("ClusterRole", ""), ("ServiceAccount", "kube-system"), ("Lease", "kube-system")]
+)
+def test_a_scheduler_name_kubernetes_uses_itself_is_refused(pki: Pki, kind: str, namespace: str) -> None:
+    names = _upstream_names(34, kind, namespace)
+    assert names, kind
+    for name in names:
+        c = mutate(base_config(pki), "inCluster.schedulerName", name)
+        with pytest.raises(ConfigError) as info:
+            load_config(as_raw(c))
+        (problem,) = [p for p in info.value.problems if "inCluster.schedulerName" in p]
+        assert f"got {name!r}" in problem and f"{kind} " in problem, problem
