@@ -257,8 +257,9 @@ CAUSES: list[tuple[str, str, str]] = [
         "check bareMetal.hosts[].hostKey/hostKeyFile against the host; nothing after it was changed",
     ),
     (
-        r"not healthy after \d+s",
-        "a master failed its health gate and was rolled back to its last good version",
+        r"failed its gate",
+        "a master failed its gate (ready, up for the soak time, the lease renewed) and was rolled back "
+        "to its last good version",
         "read its errors above, fix the change, run `make up` again (the masters after it are untouched)",
     ),
     (

@@ -208,8 +208,8 @@ def test_policy_pack_refuses_a_violating_config(workflow: Workflow) -> None:
         "bareMetal.insecureSkipHostKeyCheck": "true",
         "bareMetal.binary.url": "https://dl.k8s.io/v{version}/bin/linux/amd64/kube-scheduler",
         "bareMetal.binary.sha256": "a" * 64,
-        "certificate.validityHours": "24",  # the throwaway CA lives two days
-        "certificate.earlyRenewalHours": "1",
+        "certificate.validityHours": "168",  # the throwaway CA lives eight days
+        "certificate.earlyRenewalHours": "24",
     }
     sets = [f"pulumi config set {k} {shlex.quote(v)}" for k, v in settings.items()]
     sets += [f"pulumi config set --path {shlex.quote(k)} {shlex.quote(v)}" for k, v in paths.items()]

@@ -216,7 +216,7 @@ def test_the_rollout_runs_exactly_the_written_files_and_gates_them(run: Run) -> 
     for host in HOSTS:
         rollout = _rollout(run, host)
         # the files it puts in place, each with the hash of what the file steps sent
-        listed = dict(reversed(line.split("  ")) for line in rollout["FILES"].splitlines())
+        listed = {path: sha for sha, path in (line.split("  ") for line in rollout["FILES"].splitlines())}
         assert listed == _written(run, host)
         # 1.34: ready means the informers synced (/readyz); asked on loopback (bound everywhere)
         assert rollout["READY_URL"] == "https://127.0.0.1:10259/readyz"

@@ -201,9 +201,13 @@ def test_state_holds_no_private_key_in_plain_text(rendered: Rendered) -> None:
 
 def test_preview_diff_is_readable(rendered: Rendered) -> None:
     text = "\n".join(rendered.preview_lines)
-    # pulumi shows the embedded YAML as a structured diff, and why the pods will roll
-    assert "~ kubernetes:core/v1:ConfigMap: (update)" in text
+    # pulumi shows the embedded YAML as a structured diff; the immutable ConfigMap is replaced by
+    # one named after its new content, and the Deployment rolls to it (its volume changes)
+    assert "+-kubernetes:core/v1:ConfigMap: (replace)" in text
     assert re.search(r"qps\s*:\s*100 => 150", text), text[-3000:]
-    assert re.search(r"~ checksum/config: \"[0-9a-f]{64}\" => \"[0-9a-f]{64}\"", text)
-    assert "~ 2 to update" in text
+    config_map = r'"custom-k8s-scheduler-config-[0-9a-f]{10}"'
+    renamed = rf"~ name: {config_map} => {config_map}"
+    deployment = text.split("~ kubernetes:apps/v1:Deployment: (update)", 1)[1]
+    assert re.search(renamed, deployment.split("Resources:")[0])
+    assert "~ 1 to update" in text and "+-1 to replace" in text
     assert "PRIVATE KEY" not in text

@@ -189,6 +189,10 @@ errors_since "$started"
 put_back
 if [ "$was_running" = 1 ] || [ -s "$STATE/running" ]; then
     systemctl restart "$SERVICE"
+    # ask where the restored unit listens (the new one may have named another address)
+    addr=$(sed -n 's/^ExecStart=.* --bind-address=\([^ ]*\).*/\1/p' "$UNIT")
+    case "$addr" in "" | 0.0.0.0 | ::) addr=127.0.0.1 ;; *:*) addr="[$addr]" ;; esac
+    READY_URL="https://$addr:${READY_URL##*:}"
     if ready "$TIMEOUT"; then
         result rolled-back "rolled back to its last good version after: $why"
     else

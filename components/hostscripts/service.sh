@@ -24,8 +24,11 @@ while systemctl is-active --quiet "$ROLLOUT_UNIT" || [ ! -f "$STATE/rollout.resu
     fi
     sleep 1
 done
-cat "$STATE/rollout.log"
 read -r rid status message <"$STATE/rollout.result"
-if [ "$rid" = "$RID" ] && [ "$status" = ok ]; then exit 0; fi
-echo "$(hostname): $message" >&2
+if [ "$rid" = "$RID" ] && [ "$status" = ok ]; then
+    cat "$STATE/rollout.log"
+    exit 0
+fi
+# what the rollout saw (the failed run's errors among it) goes with the step's error
+cat "$STATE/rollout.log" >&2
 exit 1

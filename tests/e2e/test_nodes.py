@@ -25,6 +25,7 @@ from tests.e2e.lab import (
     Kube,
     LabStack,
     LeaseWatch,
+    config_map_path,
     dev_config,
     facts,
     lab,
@@ -215,7 +216,7 @@ def test_a_config_change_rolls_the_pods_one_at_a_time(stack: LabStack, kube: Kub
     took = time.monotonic() - start
     after = settled(kube)
     assert before.isdisjoint(p["metadata"]["name"] for p in after), "the pods were not replaced"
-    config = kube.get(f"/api/v1/namespaces/{NS}/configmaps/{NAME}-config")["data"]["config.yaml"]
+    config = kube.get(config_map_path(kube))["data"]["config.yaml"]
     assert "qps: 120.0" in config
     min_ready = min(n for _, _, n in watch.samples)
     gap = watch.longest_leaderless()

@@ -117,7 +117,7 @@ def test_bare_metal_gate_fails_an_update_that_cannot_become_ready(stack: LabStac
         with pytest.raises(auto.CommandError):
             stack.up()
         text = "\n".join(stack.output)
-        assert "master-1: kube-scheduler not healthy after 20s" in text
+        assert "master-1: kube-scheduler failed its gate: not ready after 20s" in text
         # the masters after it were not touched
         assert {m: pids[m] for m in MASTERS[1:]} == {
             m: ssh(m, "systemctl show -p MainPID --value kube-scheduler.service") for m in MASTERS[1:]
