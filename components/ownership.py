@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
-from components.kube_api import ApiError, KubeClient, UnsupportedCredentialsError, ambient_kubeconfig
+from plumbing.kube_api import ApiError, KubeClient, UnsupportedCredentialsError, ambient_kubeconfig
 from components.render.cluster_objects import ObjectRef, not_ours
 
 

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from components.bare_metal import BareMetalSchedulers, BareMetalSchedulersArgs
 from components.config import PROJECT, ConfigError, StackConfig, load_config, program_values
 from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs, objects
-from components.kube_api import UnsupportedCredentialsError
+from plumbing.kube_api import UnsupportedCredentialsError
 from components.ownership import client_for, preflight_problems
 from components.preflight import survey_hosts
 from components.skew import skew_problems
