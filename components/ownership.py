@@ -16,8 +16,9 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
-from plumbing.kube_api import ApiError, KubeClient, UnsupportedCredentialsError, ambient_kubeconfig
+from components.config import Problem
 from components.render.cluster_objects import ObjectRef, not_ours
+from plumbing.kube_api import ApiError, KubeClient, UnsupportedCredentialsError, ambient_kubeconfig
 
 
 def client_for(kubeconfig: str | None, base: Path | None = None) -> KubeClient | None:
@@ -32,10 +33,10 @@ def client_for(kubeconfig: str | None, base: Path | None = None) -> KubeClient |
 
 def preflight_problems(
     refs: list[ObjectRef], owner: str, key: str, value: str, client: KubeClient
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[Problem], list[str]]:
     """(problems, warnings): every object of `refs` that exists and is not `owner`'s is a problem
     naming `key`; an API server that cannot be asked is a warning (the provider fails then too)."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     for ref in refs:
         try:
             live = client.get(ref.api_path)
@@ -44,8 +45,11 @@ def preflight_problems(
         why = not_ours(ref, live, owner)
         if why:
             problems.append(
-                f"{key}: {value!r} would take over {why}; nothing was changed. Choose another name, "
-                "or remove that object if nothing needs it (README: what the stack owns)"
+                Problem(
+                    key,
+                    f"{value!r} would take over {why}; nothing was changed. Choose another name, "
+                    "or remove that object if nothing needs it (README: what the stack owns)",
+                )
             )
     return problems, []
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from components import builtin
-from components.config import PROJECT, ResolvedHost, StackConfig
+from components.config import Problem, ResolvedHost, StackConfig
 from components.scheduler_host import HostLayout, survey_script
 
 # What survey.sh reports of a kube-scheduler this stack did not install (hostscripts/lib.sh).
@@ -36,24 +36,30 @@ def parse_survey(output: str) -> Survey:
     return Survey(owner, foreign, directories)
 
 
-def host_problems(index: int, host: ResolvedHost, survey: Survey, owner: str) -> list[str]:
+def host_problems(index: int, host: ResolvedHost, survey: Survey, owner: str) -> list[Problem]:
     where = f"{host.name} ({host.address})"
-    key = f"{PROJECT}:bareMetal.hosts[{index}]"
+    key = f"bareMetal.hosts[{index}]"
     if survey.owner is not None and survey.owner != owner:
         return [
-            f"{key}: expected a host no other stack manages, got {where} managed by the stack "
-            f"{survey.owner!r} (a master belongs to one stack: remove it from one of them)"
+            Problem(
+                key,
+                f"expected a host no other stack manages, got {where} managed by the stack "
+                f"{survey.owner!r} (a master belongs to one stack: remove it from one of them)",
+            )
         ]
     problems = [
-        f"{PROJECT}:bareMetal.paths.configDir: expected a directory of this stack's own, got {d} on {where}"
+        Problem("bareMetal.paths.configDir", f"expected a directory of this stack's own, got {d} on {where}")
         for d in survey.directories
     ]
     if survey.foreign and not host.take_over:
         found = "; ".join(survey.foreign)
         problems.append(
-            f"{key}.takeOver: {where} already runs a kube-scheduler this stack did not install "
-            f"({found}); nothing was changed. To replace it with this stack's, one master at a time, "
-            f"set bareMetal.hosts[{index}].takeOver: true (README: taking over a master)"
+            Problem(
+                f"{key}.takeOver",
+                f"{where} already runs a kube-scheduler this stack did not install ({found}); nothing was "
+                f"changed. To replace it with this stack's, one master at a time, set "
+                f"bareMetal.hosts[{index}].takeOver: true (README: taking over a master)",
+            )
         )
     return problems
 
@@ -69,7 +75,7 @@ def _connection(host: ResolvedHost) -> dict[str, object]:
     }
 
 
-def survey_hosts(cfg: StackConfig, owner: str) -> tuple[list[str], list[str]]:
+def survey_hosts(cfg: StackConfig, owner: str) -> tuple[list[Problem], list[str]]:
     """(problems, warnings) of every master, read over SSH in parallel (read-only)."""
     layout = HostLayout(cfg.bare_metal.paths.config_dir, cfg.bare_metal.paths.binary)
     script = survey_script(layout)
@@ -82,7 +88,7 @@ def survey_hosts(cfg: StackConfig, owner: str) -> tuple[list[str], list[str]]:
 
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(cfg.hosts)))) as pool:
         outputs = list(pool.map(read, cfg.hosts))
-    problems: list[str] = []
+    problems: list[Problem] = []
     warnings: list[str] = []
     for i, (host, out) in enumerate(zip(cfg.hosts, outputs, strict=True)):
         if isinstance(out, Exception):

@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 
+from components.config import Problem
 from components.render.versions import KubeVersion, parse_kube_version
 
 RULE = (
@@ -44,10 +45,10 @@ def skew_problems(
     urls: Iterable[str],
     ca_pem: str,
     read: Callable[[str, str], KubeVersion] = apiserver_version,
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[Problem], list[str]]:
     """(problems, warnings) for every distinct API server URL: a problem names the key and quotes
     the rule; an API server that cannot be read from here is a warning (nothing to check against)."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     warnings: list[str] = []
     for url in sorted(set(urls)):
         try:
@@ -61,7 +62,10 @@ def skew_problems(
         why = skew_problem(scheduler, version)
         if why is not None:
             problems.append(
-                f"kube-scheduler:kubernetesVersion: expected a version the API server at {url} "
-                f"(v{version}) supports: {RULE}; got {scheduler}, {why}"
+                Problem(
+                    "kubernetesVersion",
+                    f"expected a version the API server at {url} (v{version}) supports: {RULE}; "
+                    f"got {scheduler}, {why}",
+                )
             )
     return problems, warnings

@@ -8,12 +8,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.bare_metal import BareMetalSchedulers, BareMetalSchedulersArgs
-from components.config import PROJECT, ConfigError, StackConfig, load_config, program_values
+from components.config import ConfigError, StackConfig, load_config, program_values
 from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs, objects
-from plumbing.kube_api import UnsupportedCredentialsError
 from components.ownership import client_for, preflight_problems
 from components.preflight import survey_hosts
 from components.skew import skew_problems
+from plumbing.kube_api import UnsupportedCredentialsError
 
 
 def kubernetes_provider(cfg: StackConfig) -> k8s.Provider:
@@ -85,7 +85,7 @@ def check_the_world(cfg: StackConfig) -> None:
             warnings.append(f"could not read the cluster with this kubeconfig ({e}): ownership not checked")
             client = None
         if client is not None:
-            key = f"{PROJECT}:inCluster.schedulerName"
+            key = "inCluster.schedulerName"
             value = cfg.in_cluster.scheduler_name
             found, unsure = preflight_problems(objects(args), args.owner, key, value, client)
             problems, warnings = problems + found, warnings + unsure

@@ -288,3 +288,8 @@ def script_params(script: str) -> dict[str, str]:
             break
         params[key] = value
     return params
+
+
+def problem_texts(error: Any) -> list[str]:
+    """A ConfigError's problems as the user reads them (`kube-scheduler:<key>: <message>`)."""
+    return [str(p) for p in error.problems]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from components.config import PROJECT, TOP_LEVEL_KEYS, ConfigError, load_config
 from tests.strategies import _PATHS, mistaken_configs, valid_configs
-from tests.support import Pki, as_raw, run_program
+from tests.support import Pki, as_raw, problem_texts, run_program
 
 _KEY = re.compile(
     rf'{PROJECT}:([A-Za-z][A-Za-z0-9]*)(?:\.[\w-]+|\[\d+\]|\["(?:[^"\\]|\\.)*"\])*( / [\w.]+)?: '
@@ -29,8 +29,8 @@ def check(raw: dict[str, str], pki: Pki) -> str:
     try:
         load_config(raw)
     except ConfigError as e:
-        assert e.problems, "a ConfigError lists at least one problem"
-        for problem in e.problems:
+        assert problem_texts(e), "a ConfigError lists at least one problem"
+        for problem in problem_texts(e):
             named = _KEY.match(problem)
             assert named, f"names no key: {problem!r}"
             assert named.group(1) in _KNOWN, problem

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.config import ConfigError, load_config
-from tests.support import Pki, as_raw, base_config, make_ca, mutate, pem_key
+from tests.support import Pki, as_raw, base_config, make_ca, mutate, pem_key, problem_texts
 
 
 def _pem(cert: Any) -> str:
@@ -59,7 +59,7 @@ def test_ca_that_cannot_do_its_job_is_refused(pki: Pki, changes: dict[str, Any],
     c = base_config(pki) | {"caCert": _pem(cert), "caKey": _key_pem(key)}
     with pytest.raises(ConfigError) as info:
         load_config(as_raw(c))
-    assert any(all(m in p for m in message) for p in info.value.problems), info.value.problems
+    assert any(all(m in p for m in message) for p in problem_texts(info.value)), problem_texts(info.value)
     assert "PRIVATE KEY" not in str(info.value)
 
 
@@ -83,7 +83,7 @@ def _ssh_key(encrypted: bool = False) -> str:
 def _problems(c: dict[str, Any], base: Path) -> list[str]:
     with pytest.raises(ConfigError) as info:
         load_config(as_raw(c), base_dir=base)
-    return info.value.problems
+    return problem_texts(info.value)
 
 
 def test_ssh_public_key_given_as_private(pki: Pki, tmp_path: Path) -> None:
@@ -179,10 +179,11 @@ def test_material_is_not_checked_where_it_is_not_used(pki: Pki) -> None:
 
 
 def test_ca_checks_use_the_clock(pki: Pki) -> None:
-    from components.material import ca_problems
+    from components.config.material import ca_problems
 
     cert, key = make_ca(days=400)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=100)
     assert ca_problems(_pem(cert), pem_key(key), 8760) == []
-    assert any("at most" in p for p in ca_problems(_pem(cert), pem_key(key), 8760, now=later))
+    (late,) = ca_problems(_pem(cert), pem_key(key), 8760, now=later)
+    assert late.key == "certificate.validityHours" and late.message.startswith("expected at most")
     assert ec  # the default CA key type of the tests

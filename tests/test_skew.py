@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.render.versions import KubeVersion, parse_kube_version
-from components.skew import RULE, skew_problem, skew_problems
+from components.skew import skew_problem, skew_problems
 
 # (kube-scheduler, kube-apiserver, allowed) — the policy: not newer, at most one minor older.
 CASES = [
@@ -35,10 +35,15 @@ def test_problems_name_the_key_and_quote_the_rule_and_unreadable_servers_warn() 
 
     urls = ["https://a:6443", "https://b:6443", "https://c:6443", "https://a:6443"]
     problems, warnings = skew_problems(KubeVersion(1, 37, 2), urls, "CA", read)
-    assert problems == [
-        "kube-scheduler:kubernetesVersion: expected a version the API server at https://b:6443 "
-        f"(v1.36.3) supports: {RULE}; got 1.37.2, newer than the API server's 1.36.3"
-    ]
+    (problem,) = problems
+    assert problem.key == "kubernetesVersion"
+    assert problem.message.startswith(
+        "expected a version the API server at https://b:6443 (v1.36.3) supports"
+    )
+    assert problem.message.endswith("got 1.37.2, newer than the API server's 1.36.3")
+    # the policy, as kubernetes.io states it (version-skew-policy, kube-scheduler)
+    assert "must not be newer than the kube-apiserver" in problem.message
+    assert "at most one minor version older" in problem.message
     assert warnings == [
         "could not read the version of the API server at https://c:6443 (connection refused): "
         "skew not checked"

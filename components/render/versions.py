@@ -27,7 +27,7 @@ class KubeVersion:
         return f"v{self}"
 
 
-def _supported_text() -> str:
+def supported_text() -> str:
     low, high = SUPPORTED_MINORS
     return f"supported: 1.{low} to 1.{high}"
 
@@ -36,13 +36,11 @@ def parse_kube_version(text: str) -> KubeVersion:
     """Parse "1.34.2" or "v1.34.2"; reject anything outside SUPPORTED_MINORS."""
     match = _VERSION_RE.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise ValueError(
-            f"kubernetes version {text!r} is not of the form 1.MINOR.PATCH ({_supported_text()})"
-        )
+        raise ValueError(f"kubernetes version {text!r} is not of the form 1.MINOR.PATCH ({supported_text()})")
     version = KubeVersion(int(match["major"]), int(match["minor"]), int(match["patch"]))
     low, high = SUPPORTED_MINORS
     if version.major != 1 or not low <= version.minor <= high:
-        raise ValueError(f"kubernetes version {text!r} is not supported ({_supported_text()})")
+        raise ValueError(f"kubernetes version {text!r} is not supported ({supported_text()})")
     return version
 
 
@@ -58,7 +56,7 @@ def scheduler_config_api_version(v: KubeVersion) -> str:
     """apiVersion of KubeSchedulerConfiguration that the scheduler of `v` loads."""
     chosen = [api for first, api, _why in _SCHEDULER_CONFIG_API if first <= v.minor]
     if v.major != 1 or not chosen:
-        raise ValueError(f"no scheduler config apiVersion known for {v} ({_supported_text()})")
+        raise ValueError(f"no scheduler config apiVersion known for {v} ({supported_text()})")
     return chosen[-1]
 
 
