@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from components import builtin
 from components.config import Problem, ResolvedHost, StackConfig
-from components.scheduler_host import HostLayout, survey_script
+from components.scheduler_host import survey_script
 
 # What survey.sh reports of a kube-scheduler this stack did not install (hostscripts/lib.sh).
 _FOREIGN = ("unit", "drop-in", "binary", "process")
@@ -77,8 +77,7 @@ def _connection(host: ResolvedHost) -> dict[str, object]:
 
 def survey_hosts(cfg: StackConfig, owner: str) -> tuple[list[Problem], list[str]]:
     """(problems, warnings) of every master, read over SSH in parallel (read-only)."""
-    layout = HostLayout(cfg.bare_metal.paths.config_dir, cfg.bare_metal.paths.binary)
-    script = survey_script(layout)
+    script = survey_script(cfg)
 
     def read(host: ResolvedHost) -> str | Exception:
         try:

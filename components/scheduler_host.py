@@ -1,207 +1,106 @@
-"""One bare-metal master: system user, binary, files and the kube-scheduler systemd service.
+"""One bare-metal master: the wiring of its steps. What lands on the master is
+components/render/master.py's; the shell that runs there is components/hostscripts'.
 
-The shell that runs on the master lives in components/hostscripts (real scripts, run by the
-tests); this module only wires the steps: prepare, then every file and the binary staged beside
-its path, then the service step, whose rollout (run by systemd on the master) puts the staged
-files in place, restarts the service, gates it and rolls it back when the gate fails.
-"""
+prepare -> every file and the binary staged beside its path -> the service step, whose rollout
+(run by systemd on the master) puts the staged files in place, restarts the service, gates it and
+rolls it back when the gate fails."""
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_command as command
 
-from components import builtin, hostscripts
-from components.config import BareMetal, ResolvedBinary, ResolvedHost
+from components import hostscripts, steps
+from components.backend import Check
+from components.config import ResolvedHost, StackConfig
 from components.host_file import (
-    FileSpec,
-    HostCheck,
     Target,
     content_hash,
     file_check,
     file_check_script,
     file_state,
-    run,
     unstage_script,
     write_file,
 )
 from components.hostscripts import SERVICE, STATE_DIR, UNIT_PATH, USER
-from components.render import rules
-from components.render.kubeconfig import render_kubeconfig
-from components.render.scheduler_config import SchedulerConfigSpec, render_scheduler_config
-from components.render.systemd_unit import UnitSpec, render_unit
-from components.render.versions import KubeVersion, health_paths
-
-SECURE_PORT = 10259  # upstream default; the unit passes it and the gate asks it
-DEFAULT_LEASE = "kube-system/kube-scheduler"  # the main scheduler's lock (upstream default)
+from components.render import master, rules
+from components.render.master import DEFAULT_LEASE, health_url
 
 
-def health_url(bind_address: str, version: KubeVersion) -> str:
-    """Where the service says it is ready: /readyz (informers synced) where the version serves
-    it, else /healthz; on loopback when it listens everywhere, else on the one address it binds
-    (the serving certificate names the host's addresses too)."""
-    host = "127.0.0.1"
-    if not ipaddress.ip_address(bind_address).is_unspecified:
-        host = f"[{bind_address}]" if ":" in bind_address else bind_address
-    return f"https://{host}:{SECURE_PORT}{health_paths(version)[1]}"
+def lease_bound_s(cfg: StackConfig) -> int:
+    """How long the gate waits for the cluster's lease to be renewed: client-go's worst case for
+    these timings, and slack."""
+    le = cfg.bare_metal.leader_election
+    return math.ceil(rules.failover_bound_s(le.lease_duration_seconds, le.retry_period_seconds)) + 5
 
 
-@dataclass(frozen=True)
-class HostLayout:
-    """Where every file lives on a master, with owner and mode.
-
-    Keys and kubeconfig are root-owned and readable by the service's group only; the service
-    cannot modify anything it reads.
-    """
-
-    config_dir: str
-    binary: str
-
-    @property
-    def pki_dir(self) -> str:
-        return f"{self.config_dir}/pki"
-
-    @property
-    def config(self) -> FileSpec:
-        return FileSpec(f"{self.config_dir}/kube-scheduler.yaml", "0640", "root", USER)
-
-    @property
-    def kubeconfig(self) -> FileSpec:
-        return FileSpec(f"{self.config_dir}/kube-scheduler.kubeconfig", "0640", "root", USER, secret=True)
-
-    @property
-    def ca(self) -> FileSpec:
-        return FileSpec(f"{self.pki_dir}/ca.crt", "0644")
-
-    @property
-    def cert(self) -> FileSpec:
-        return FileSpec(f"{self.pki_dir}/kube-scheduler.crt", "0644")
-
-    @property
-    def key(self) -> FileSpec:
-        return FileSpec(f"{self.pki_dir}/kube-scheduler.key", "0640", "root", USER, secret=True)
-
-    @property
-    def unit(self) -> FileSpec:
-        return FileSpec(UNIT_PATH, "0644")
-
-    @property
-    def binary_file(self) -> FileSpec:
-        return FileSpec(self.binary, "0755")
-
-    def unit_spec(self, version: KubeVersion, bare_metal: BareMetal) -> UnitSpec:
-        return UnitSpec(
-            kubernetes_version=version,
-            binary_path=self.binary,
-            config_path=self.config.path,
-            kubeconfig_path=self.kubeconfig.path,
-            cert_path=self.cert.path,
-            key_path=self.key.path,
-            ca_path=self.ca.path,
-            bind_address=bare_metal.bind_address,
-            secure_port=SECURE_PORT,
-            verbosity=bare_metal.verbosity,
-            user=USER,
-            group=USER,
-        )
-
-    def config_spec(self, version: KubeVersion, bare_metal: BareMetal) -> SchedulerConfigSpec:
-        le = bare_metal.leader_election
-        return SchedulerConfigSpec(
-            kubernetes_version=version,
-            kubeconfig_path=self.kubeconfig.path,
-            qps=bare_metal.qps,
-            burst=bare_metal.burst,
-            lease_duration_s=le.lease_duration_seconds,
-            renew_deadline_s=le.renew_deadline_seconds,
-            retry_period_s=le.retry_period_seconds,
-        )
-
-
-def survey_script(layout: HostLayout) -> str:
-    """Read-only: what decides whether the stack may take the host (preview reads it)."""
-    return hostscripts.script(
-        "survey",
-        {
-            "STATE": STATE_DIR,
-            "SERVICE": SERVICE,
-            "UNIT": UNIT_PATH,
-            "BINARY": layout.binary,
-            "DIRS": f"{layout.config_dir} {layout.pki_dir}",
-        },
-    )
-
-
-def rollout_script(
-    *,
-    files: dict[str, str],
-    layout: HostLayout,
-    host: ResolvedHost,
-    bare_metal: BareMetal,
-    version: KubeVersion,
-) -> str:
-    """The rollout the service step hands to systemd on the master (hostscripts/rollout.sh)."""
-    le = bare_metal.leader_election
-    namespace, name = DEFAULT_LEASE.split("/")
-    lease_url = f"{host.api_server_url}/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
-    record = hostscripts.running_record(files)
+def rollout_script(cfg: StackConfig, host: ResolvedHost, files: dict[str, str]) -> str:
+    """The rollout the service step hands to systemd on the master (hostscripts/rollout.sh), for
+    `files` ({path: sha256} of everything the service reads)."""
+    bm = cfg.bare_metal
+    paths = master.layout(bm.paths)
+    namespace, name = DEFAULT_LEASE
+    lease = f"{host.api_server_url}/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
     return hostscripts.script(
         "rollout",
         {
             "STATE": STATE_DIR,
-            "RID": hostscripts.running_digest(files).split()[1],
-            "FILES": record,
+            "RID": hostscripts.rollout_id(files),
+            "FILES": hostscripts.running_record(files),
             "SERVICE": SERVICE,
             "UNIT": UNIT_PATH,
-            "READY_URL": health_url(bare_metal.bind_address, version),
-            "CA": layout.ca.path,
-            "CERT": layout.cert.path,
-            "KEY": layout.key.path,
-            "LEASE_URL": lease_url,
-            "LEASE_BOUND": str(
-                math.ceil(rules.failover_bound_s(le.lease_duration_seconds, le.retry_period_seconds)) + 5
-            ),
-            "TIMEOUT": str(bare_metal.health_timeout_seconds),
-            "SOAK": str(bare_metal.soak_seconds),
+            "READY_URL": health_url(bm.bind_address, cfg.kubernetes_version),
+            "CA": paths["ca"].path,
+            "CERT": paths["cert"].path,
+            "KEY": paths["key"].path,
+            "LEASE_URL": lease,
+            "LEASE_BOUND": str(lease_bound_s(cfg)),
+            "TIMEOUT": str(bm.health_timeout_seconds),
+            "SOAK": str(bm.soak_seconds),
             "AUTH_CHECK": "1",
             "TAKE_OVER": "1" if host.take_over else "0",
         },
     )
 
 
-def rollout_wait_s(bare_metal: BareMetal) -> int:
-    """How long the service step waits for its rollout: a gate, a rollback's readiness, slack."""
-    le = bare_metal.leader_election
-    lease = math.ceil(rules.failover_bound_s(le.lease_duration_seconds, le.retry_period_seconds)) + 5
-    return 2 * bare_metal.health_timeout_seconds + bare_metal.soak_seconds + lease + 60
+def survey_script(cfg: StackConfig) -> str:
+    """Read-only: what decides whether the stack may take a master (the preview reads it)."""
+    paths = cfg.bare_metal.paths
+    return hostscripts.script(
+        "survey",
+        {
+            "STATE": STATE_DIR,
+            "SERVICE": SERVICE,
+            "UNIT": UNIT_PATH,
+            "BINARY": paths.binary,
+            "DIRS": " ".join(master.directories(paths)),
+        },
+    )
 
 
 @dataclass(frozen=True)
 class SchedulerHostArgs:
+    config: StackConfig
     host: ResolvedHost
-    bare_metal: BareMetal
-    binary: ResolvedBinary
-    kubernetes_version: KubeVersion
-    cluster_name: str
-    ca_cert_pem: str
     cert_pem: pulumi.Input[str]
     key_pem: pulumi.Input[str]  # secret
     owner: str  # "<project>/<stack>": recorded on the host, refused by any other stack
-    render_root: str | None = None  # set: write files below it, touch no host
-    restart_after: pulumi.Resource | None = None  # serializes restarts across hosts
-    builtin: bool = False  # resourceBackend: builtin
+    target: Target
+    restart_after: pulumi.Resource | None = None  # serializes rollouts across hosts
+
+
+def _text(texts: pulumi.Output[dict[str, str]], label: str) -> pulumi.Output[str]:
+    return texts.apply(lambda t: t[label])
 
 
 class SchedulerHost(pulumi.ComponentResource):
     """kube-scheduler on one master, restarted only when something it reads changed.
 
-    Every step carries a host check (`components.host_file.HostCheck`): the builtin backend reads
-    the host back with it on refresh, and the component's `checks` output lists them all, so the
-    drift report and the pulumi-command backend's converge step can run them too.
+    Every step carries a host check: the builtin backend reads the host back with it on refresh,
+    and the component's `checks` output lists them all for the drift report and the plugins
+    backend's converge step (scripts/host_state.py).
     """
 
     service: pulumi.Resource | None
@@ -210,66 +109,40 @@ class SchedulerHost(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: SchedulerHostArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("kube-scheduler:baremetal:SchedulerHost", name, None, opts)
-        bm, host = args.bare_metal, args.host
-        layout = HostLayout(config_dir=bm.paths.config_dir, binary=bm.paths.binary)
-        render = args.render_root is not None
-        target = Target(
-            host=None if render else host,
-            render_root=f"{args.render_root}/hosts/{host.name}" if render else None,
-            builtin=args.builtin,
-        )
-        self._checks: dict[str, HostCheck] = {}
-
-        ready: list[pulumi.Resource] = []
-        if not render:
-            # One master at a time, kubespray's serial: 1: nothing of this master changes before
-            # the previous one runs its new version healthy; a master that fails (and rolls back)
-            # leaves the masters after it untouched.
-            previous = [args.restart_after] if args.restart_after is not None else []
-            ready = [self._prepare(f"{name}-prepare", target, layout, args, previous)]
+        super().__init__(steps.HOST_TYPE, name, None, opts)
+        cfg, host, target = args.config, args.host, args.target
+        files = master.layout(cfg.bare_metal.paths)
+        self._target = target
+        self._checks: dict[str, Check] = {}
+        render = target.render_root is not None
+        # One master at a time, kubespray's serial: 1: nothing of this master changes before the
+        # previous one runs its new version through its gate; a master that fails (and rolls
+        # back) leaves the masters after it untouched.
+        previous = [args.restart_after] if args.restart_after is not None else []
+        ready = [] if render else [self._prepare(f"{name}-{steps.PREPARE}", args, previous)]
         after_prepare = pulumi.ResourceOptions(parent=self, depends_on=ready)
 
-        def kubeconfig_of(cert_and_key: list[str]) -> str:
-            return render_kubeconfig(
-                cluster_name=args.cluster_name,
-                server=host.api_server_url,
-                ca_pem=args.ca_cert_pem,
-                client_cert_pem=cert_and_key[0],
-                client_key_pem=cert_and_key[1],
-            )
-
-        kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
-            pulumi.Output.all(args.cert_pem, args.key_pem).apply(kubeconfig_of)
+        texts: pulumi.Output[dict[str, str]] = pulumi.Output.all(args.cert_pem, args.key_pem).apply(
+            lambda ck: master.contents(cfg, host, ck[0], ck[1])
         )
-        config = render_scheduler_config(layout.config_spec(args.kubernetes_version, bm))
-        unit = render_unit(layout.unit_spec(args.kubernetes_version, bm))
-        contents: dict[str, tuple[FileSpec, pulumi.Input[str]]] = {
-            "ca": (layout.ca, args.ca_cert_pem),
-            "cert": (layout.cert, args.cert_pem),
-            "key": (layout.key, args.key_pem),
-            "kubeconfig": (layout.kubeconfig, kubeconfig),
-            "config": (layout.config, config),
-            "unit": (layout.unit, unit),
-        }
-        files: dict[str, pulumi.Resource] = {}
-        for label, (spec, content) in contents.items():
-            file_name = f"{name}-file-{label}"
-            files[label] = write_file(file_name, target, spec, content, after_prepare)
-            self._checks[file_name] = file_check(spec, content, target.render_root)
+        written: list[pulumi.Resource] = []
+        hashes: dict[str, pulumi.Output[str]] = {}
+        for label, file in files.items():
+            if label == "binary":
+                continue
+            text = _text(texts, label)
+            # every text is made from the key too; only the key and the kubeconfig hold it
+            text = pulumi.Output.secret(text) if file.secret else pulumi.Output.unsecret(text)
+            step = f"{name}-{steps.file_step(label)}"
+            written.append(write_file(step, target, file, text, after_prepare))
+            self._checks[step] = file_check(file, text, target.render_root)
+            hashes[file.path] = content_hash(text)
         self.service = None
         if not render:
-            binary = self._install_binary(name, target, layout, args.binary, after_prepare)
-            hashes = {spec.path: content_hash(content) for spec, content in contents.values()}
-            hashes[layout.binary] = pulumi.Output.from_input(args.binary.sha256)
-            self.service = self._service(
-                f"{name}-service",
-                target,
-                pulumi.Output.all(**hashes),
-                layout,
-                args,
-                pulumi.ResourceOptions(parent=self, depends_on=[*ready, *files.values(), binary]),
-            )
+            written.append(self._binary(name, args, after_prepare))
+            hashes[files["binary"].path] = pulumi.Output.from_input(args.config.binary.sha256)
+            deps = pulumi.ResourceOptions(parent=self, depends_on=[*ready, *written])
+            self.service = self._service(f"{name}-{steps.SERVICE}", args, pulumi.Output.all(**hashes), deps)
         self.checks = pulumi.Output.all(
             **{
                 step: pulumi.Output.all(label=c.label, script=c.script, expected=c.expected)
@@ -281,27 +154,21 @@ class SchedulerHost(pulumi.ComponentResource):
     def _run(
         self,
         name: str,
-        target: Target,
         create: pulumi.Input[str],
         *,
-        check: HostCheck,
+        check: Check,
         delete: str | None = None,
         stdin: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions,
     ) -> pulumi.CustomResource:
         self._checks[name] = check
-        return run(name, target, create, delete=delete, stdin=stdin, check=check, opts=opts)
+        return self._target.run(name, create, delete=delete, stdin=stdin, check=check, opts=opts)
 
     def _prepare(
-        self,
-        name: str,
-        target: Target,
-        layout: HostLayout,
-        args: SchedulerHostArgs,
-        previous: list[pulumi.Resource],
+        self, name: str, args: SchedulerHostArgs, previous: list[pulumi.Resource]
     ) -> pulumi.Resource:
-        claim = target.claim(name)
-        dirs = f"{layout.config_dir} {layout.pki_dir}"
+        claim = self._target.claim(name)
+        dirs = " ".join(master.directories(args.config.bare_metal.paths))
         common = {"STATE": STATE_DIR, "CLAIM": claim, "USER": USER}
         create = hostscripts.script(
             "prepare",
@@ -310,33 +177,55 @@ class SchedulerHost(pulumi.ComponentResource):
                 "OWNER": args.owner,
                 "SERVICE": SERVICE,
                 "UNIT": UNIT_PATH,
-                "BINARY": layout.binary,
+                "BINARY": args.config.bare_metal.paths.binary,
                 "DIRS": dirs,
                 "TAKE_OVER": "1" if args.host.take_over else "0",
             },
         )
-        delete = hostscripts.script("cleanup", {**common, "SERVICE": SERVICE, "UNIT": UNIT_PATH})
         check = hostscripts.script("prepare_check", {**common, "OWNER": args.owner, "DIRS": dirs})
         return self._run(
             name,
-            target,
             create,
-            delete=delete,
-            check=HostCheck("ownership, user and directories", check, hostscripts.CHECK_OK),
+            delete=hostscripts.script("cleanup", {**common, "SERVICE": SERVICE, "UNIT": UNIT_PATH}),
+            check=Check("ownership, user and directories", check, hostscripts.CHECK_OK),
             opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
         )
+
+    def _binary(self, name: str, args: SchedulerHostArgs, opts: pulumi.ResourceOptions) -> pulumi.Resource:
+        """Downloaded on the master, or uploaded, then checked against its SHA-256 and staged."""
+        target, binary = self._target, args.config.binary
+        assert target.host is not None
+        file = master.layout(args.config.bare_metal.paths)["binary"]
+        step = f"{name}-{steps.BINARY}"
+        claim = target.claim(step)
+        common = {"STATE": STATE_DIR, "CLAIM": claim, "DST": file.path, "SHA256": binary.sha256}
+        staged = Check(file.path, file_check_script(file.path), file_state(file, binary.sha256))
+        delete = unstage_script(file.path, claim)
+        if binary.url is not None:
+            script = hostscripts.script("download", {**common, "URL": binary.url})
+            return self._run(step, script, delete=delete, check=staged, opts=opts)
+        assert binary.local_file is not None
+        uploaded = f"{file.path}.upload"
+        upload = target.backend.upload(
+            f"{name}-{steps.UPLOAD}", target.host, binary.local_file, uploaded, binary.sha256, staged, opts
+        )
+        self._checks[f"{name}-{steps.UPLOAD}"] = staged
+        script = hostscripts.script("install_upload", {**common, "STAGED": uploaded})
+        after = pulumi.ResourceOptions(parent=self, depends_on=[upload])
+        return self._run(step, script, delete=delete, check=staged, opts=after)
 
     def _service(
         self,
         name: str,
-        target: Target,
-        hashes: pulumi.Output[dict[str, str]],
-        layout: HostLayout,
         args: SchedulerHostArgs,
+        hashes: pulumi.Output[dict[str, str]],
         opts: pulumi.ResourceOptions,
     ) -> pulumi.Resource:
-        claim = target.claim(name)
-        bm = args.bare_metal
+        claim = self._target.claim(name)
+        cfg, host = args.config, args.host
+        wait = (
+            2 * cfg.bare_metal.health_timeout_seconds + cfg.bare_metal.soak_seconds + lease_bound_s(cfg) + 60
+        )
 
         def create(files: dict[str, str]) -> str:
             listed = " ".join(f"{path}={sha[:12]}" for path, sha in sorted(files.items()))
@@ -346,85 +235,20 @@ class SchedulerHost(pulumi.ComponentResource):
                 {
                     "STATE": STATE_DIR,
                     "CLAIM": claim,
-                    "RID": hostscripts.running_digest(files).split()[1],
+                    "RID": hostscripts.rollout_id(files),
                     "ROLLOUT_UNIT": hostscripts.ROLLOUT_UNIT,
-                    "WAIT": str(rollout_wait_s(bm)),
+                    "WAIT": str(wait),
                 },
-            )
-
-        def rollout(files: dict[str, str]) -> str:
-            return rollout_script(
-                files=files, layout=layout, host=args.host, bare_metal=bm, version=args.kubernetes_version
             )
 
         check = hostscripts.script("service_check", {"STATE": STATE_DIR, "SERVICE": SERVICE})
         return self._run(
             name,
-            target,
             hashes.apply(create),
-            stdin=hashes.apply(rollout),
+            stdin=hashes.apply(lambda files: rollout_script(cfg, host, files)),
             delete=hostscripts.script("stop", {"STATE": STATE_DIR, "CLAIM": claim, "SERVICE": SERVICE}),
-            check=HostCheck(
+            check=Check(
                 "service running the files the stack wrote", check, hashes.apply(hostscripts.running_digest)
             ),
             opts=opts,
-        )
-
-    def _install_binary(
-        self,
-        name: str,
-        target: Target,
-        layout: HostLayout,
-        binary: ResolvedBinary,
-        opts: pulumi.ResourceOptions,
-    ) -> pulumi.Resource:
-        step = f"{name}-binary"
-        claim = target.claim(step)
-        common = {"STATE": STATE_DIR, "CLAIM": claim, "DST": layout.binary, "SHA256": binary.sha256}
-        installed = HostCheck(
-            layout.binary, file_check_script(layout.binary), file_state(layout.binary_file, binary.sha256)
-        )
-        delete = unstage_script(layout.binary, claim)
-        if binary.url is not None:
-            return self._run(
-                step,
-                target,
-                hostscripts.script("download", {**common, "URL": binary.url}),
-                delete=delete,
-                check=installed,
-                opts=opts,
-            )
-        assert binary.local_file is not None
-        staged = f"{layout.binary}.upload"
-        upload: pulumi.Resource
-        if target.builtin:
-            conn = target.builtin_connection()
-            assert conn is not None
-            upload = builtin.SshUpload(
-                f"{name}-binary-upload",
-                conn,
-                binary.local_file,
-                staged,
-                [binary.sha256],
-                check=installed.script,
-                expected=installed.expected,
-                opts=opts,
-            )
-        else:
-            upload = command.remote.CopyToRemote(
-                f"{name}-binary-upload",
-                connection=target.connection(),
-                source=pulumi.FileAsset(binary.local_file),
-                remote_path=staged,
-                triggers=[binary.sha256],
-                opts=opts,
-            )
-        self._checks[f"{name}-binary-upload"] = installed
-        return self._run(
-            step,
-            target,
-            hostscripts.script("install_upload", {**common, "STAGED": staged}),
-            delete=delete,
-            check=installed,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[upload]),
         )

@@ -7,11 +7,14 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import steps
 from components.bare_metal import BareMetalSchedulers, BareMetalSchedulersArgs
 from components.config import ConfigError, StackConfig, load_config, program_values
-from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs, objects
+from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs
 from components.ownership import client_for, preflight_problems
 from components.preflight import survey_hosts
+from components.render.cluster import refs
+from components.render.master import DEFAULT_LEASE
 from components.skew import skew_problems
 from plumbing.kube_api import UnsupportedCredentialsError
 
@@ -52,13 +55,13 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
     outputs: dict[str, pulumi.Input[object]] = {"kubernetesVersion": str(cfg.kubernetes_version)}
     if cfg.bare_metal.enabled:
         render_root = str(Path(cfg.render_dir).resolve()) if cfg.output_mode == "render" else None
-        bm = BareMetalSchedulers("masters", BareMetalSchedulersArgs(cfg, owner(), render_root))
+        bm = BareMetalSchedulers(steps.MASTERS, BareMetalSchedulersArgs(cfg, owner(), render_root))
         outputs["masters"] = bm.hosts
-        outputs["masterLease"] = "kube-system/kube-scheduler"
+        outputs["masterLease"] = "/".join(DEFAULT_LEASE)
     if cfg.in_cluster.enabled:
         provider = kubernetes_provider(cfg)
         ic = InClusterScheduler(
-            "custom",
+            steps.IN_CLUSTER,
             in_cluster_args(cfg),
             opts=pulumi.ResourceOptions(providers=[provider]),
         )
@@ -87,7 +90,8 @@ def check_the_world(cfg: StackConfig) -> None:
         if client is not None:
             key = "inCluster.schedulerName"
             value = cfg.in_cluster.scheduler_name
-            found, unsure = preflight_problems(objects(args), args.owner, key, value, client)
+            objects = refs(args.settings, args.kubernetes_version, args.image)
+            found, unsure = preflight_problems(objects, args.owner, key, value, client)
             problems, warnings = problems + found, warnings + unsure
     for warning in warnings:
         pulumi.log.warn(warning)

@@ -38,8 +38,8 @@ from components.config import (  # noqa: E402
     load_config,
     project_values,
 )
+from components.render import master  # noqa: E402
 from components.render.cluster_objects import SAMPLE_NAMESPACE, sample_pod_name  # noqa: E402
-from components.scheduler_host import HostLayout  # noqa: E402
 from components.stack import program  # noqa: E402
 from scripts import host_state, leftovers  # noqa: E402
 
@@ -146,7 +146,7 @@ MASTER_PROBE = (
 
 def certificate_expiry(creds: Path, host: ResolvedHost, cfg: StackConfig) -> str:
     """When the master's certificate expires, and from when `make up` replaces it."""
-    out = ssh_run(creds, host, f"cat {HostLayout(cfg.bare_metal.paths.config_dir, '').cert.path}")
+    out = ssh_run(creds, host, f"cat {master.layout(cfg.bare_metal.paths)['cert'].path}")
     if out.returncode != 0:
         return "certificate: not readable"
     cert = x509.load_pem_x509_certificate(out.stdout.encode())

@@ -14,12 +14,11 @@ from typing import Any
 from hypothesis import strategies as st
 
 from components.config import BareMetal, InCluster, StackConfig
-from components.in_cluster import in_cluster_config
-from components.render import rules
+from components.render import master, rules
+from components.render.cluster import scheduler_config
 from components.render.scheduler_config import SCORING_STRATEGIES, render_scheduler_config
 from components.render.upstream_objects import upstream_objects
 from components.render.versions import SUPPORTED_MINORS, KubeVersion
-from components.scheduler_host import HostLayout
 from tests.support import Pki, base_config
 
 _MINORS = range(SUPPORTED_MINORS[0], SUPPORTED_MINORS[1] + 1)
@@ -267,10 +266,9 @@ def scheduler_configs(cfg: StackConfig) -> dict[str, str]:
     (the same on every master but for the kubeconfig path) and the in-cluster one."""
     out: dict[str, str] = {}
     if cfg.bare_metal.enabled:
-        layout = HostLayout(config_dir=cfg.bare_metal.paths.config_dir, binary=cfg.bare_metal.paths.binary)
         out["bare-metal"] = render_scheduler_config(
-            layout.config_spec(cfg.kubernetes_version, cfg.bare_metal)
+            master.config_spec(cfg.bare_metal, cfg.kubernetes_version)
         )
     if cfg.in_cluster.enabled:
-        out["in-cluster"] = in_cluster_config(cfg.in_cluster, cfg.kubernetes_version)
+        out["in-cluster"] = scheduler_config(cfg.in_cluster, cfg.kubernetes_version)
     return out

@@ -19,13 +19,8 @@ from components.builtin import (
     _CommandProvider,
     _run,
 )
-from components.host_file import (
-    FileSpec,
-    file_check_script,
-    file_state,
-    render_write_script,
-    sha256_text,
-)
+from components.host_file import file_check_script, file_state, render_write_script, sha256_text
+from components.render.master import HostFile
 from tests.support import make_ca, pem_key
 
 
@@ -135,7 +130,7 @@ def test_unreachable_host_fails_with_the_address(tmp_path: Path) -> None:
 
 def _file_step(path: Path, content: str) -> dict[str, Any]:
     """A file-writing step as SchedulerHost makes one, run locally (render-mode checks)."""
-    spec = FileSpec(str(path), "0640")
+    spec = HostFile("config", str(path), "0640")
     return {
         "connection": None,
         "create": render_write_script(spec, ""),

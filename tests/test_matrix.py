@@ -10,6 +10,7 @@ match what its source serves. `make test` runs the oldest and newest minors, `ma
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import os
@@ -25,8 +26,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from components.config import BareMetal, InCluster, LeaderElection
-from components.in_cluster import in_cluster_config
+from components.config import BareMetal, InCluster, InstallPaths, LeaderElection
+from components.render import master
+from components.render.cluster import scheduler_config
 from components.render.rbac import (
     deliberately_left_out,
     gate_defaults,
@@ -34,9 +36,8 @@ from components.render.rbac import (
     scheduler_cluster_role_rules,
 )
 from components.render.scheduler_config import SCORING_STRATEGIES, render_scheduler_config
-from components.render.systemd_unit import UnitSpec, scheduler_flags
+from components.render.systemd_unit import scheduler_flags
 from components.render.versions import KubeVersion, health_paths, parse_kube_version, removed_scheduler_flags
-from components.scheduler_host import HostLayout
 from tests.scheduler_binary import NEWEST_PATCH, kube_scheduler, load, module_source, upstream_facts
 
 pytestmark = pytest.mark.toolchain
@@ -51,15 +52,14 @@ def _v(version: str) -> KubeVersion:
 
 def variants(v: KubeVersion) -> dict[str, str]:
     """Every kind of scheduler config the program renders for `v`."""
-    layout = HostLayout("/etc/kubernetes/scheduler", "/usr/local/bin/kube-scheduler")
-    out = {"bare-metal": render_scheduler_config(layout.config_spec(v, BareMetal()))}
+    out = {"bare-metal": render_scheduler_config(master.config_spec(BareMetal(), v))}
     timings = LeaderElection(lease_duration_seconds=30, renew_deadline_seconds=20, retry_period_seconds=4)
     out["bare-metal, custom lease timings, qps"] = render_scheduler_config(
-        layout.config_spec(v, BareMetal(leader_election=timings, qps=300.5, burst=600))
+        master.config_spec(BareMetal(leader_election=timings, qps=300.5, burst=600), v)
     )
     for strategy in sorted(SCORING_STRATEGIES):
-        out[f"in-cluster {strategy}"] = in_cluster_config(InCluster(scoring_strategy=strategy), v)
-    out["in-cluster, extended resource weights"] = in_cluster_config(
+        out[f"in-cluster {strategy}"] = scheduler_config(InCluster(scoring_strategy=strategy), v)
+    out["in-cluster, extended resource weights"] = scheduler_config(
         InCluster(resource_weights={"cpu": 3, "memory": 1, "example.com/gpu": 5}, leader_election=timings), v
     )
     return out
@@ -110,8 +110,10 @@ def test_the_units_command_line_is_accepted_by_that_versions_scheduler(version: 
         tmp = Path(name)
         crt, key = _serving_pair(tmp)
         kubeconfig = tmp / "kube-scheduler.kubeconfig"
-        spec = UnitSpec(
-            kubernetes_version=v,
+        # the unit of a master whose paths are this scratch directory and this version's binary
+        bm = BareMetal(paths=InstallPaths(binary="/kube-scheduler", config_dir="/kube-scheduler"))
+        spec = dataclasses.replace(
+            master.unit_spec(bm, v),
             binary_path=str(binary),
             config_path=str(tmp / "kube-scheduler.yaml"),
             kubeconfig_path=str(kubeconfig),
@@ -120,8 +122,9 @@ def test_the_units_command_line_is_accepted_by_that_versions_scheduler(version: 
             ca_path=str(crt),
         )
         # the files the flags name, as a master has them (the config names the kubeconfig)
-        layout = HostLayout(str(tmp), str(binary))
-        config = render_scheduler_config(layout.config_spec(v, BareMetal()))
+        config = render_scheduler_config(
+            dataclasses.replace(master.config_spec(bm, v), kubeconfig_path=str(kubeconfig))
+        )
         assert f"kubeconfig: {kubeconfig}" in config
         (tmp / "kube-scheduler.yaml").write_text(config)
         kubeconfig.write_text(
@@ -147,7 +150,7 @@ def test_no_removed_flag_is_passed_and_the_removed_ones_are_gone(version: str) -
     ).stdout
     known = set(re.findall(r"^\s+(?:-\w, )?(--[\w-]+)", help_text, re.M))
     assert len(known) > 50, help_text[:500]
-    passed = {f.split("=", 1)[0] for f in scheduler_flags(UnitSpec(kubernetes_version=v))}
+    passed = {f.split("=", 1)[0] for f in scheduler_flags(master.unit_spec(BareMetal(), v))}
     assert passed <= known, passed - known
     # the table of removed flags, against the binary: none of them is known to it
     assert not removed_scheduler_flags(v) & known

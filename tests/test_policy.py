@@ -208,9 +208,9 @@ def test_pod_security_uses_this_projects_specs() -> None:
 
     spec = InClusterSpec(
         name="s", namespace="kube-system", replicas=2, image="registry.k8s.io/kube-scheduler:v1.34.2",
-        config_map_name="s-config", config_key="config.yaml",
-        excluded_node_label_keys=("karpenter.sh/nodepool",), cpu="500m", memory="512Mi", verbosity=2,
-        service_account="s", version_label="v1.34.2",
+        config_map_name="s-config", excluded_node_label_keys=("karpenter.sh/nodepool",), cpu="500m",
+        memory="512Mi", verbosity=2, service_account="s", version_label="v1.34.2", liveness_path="/livez",
+        readiness_path="/readyz",
     )  # fmt: skip
     assert rules.check_pod_spec(deployment_spec(spec)["template"]["spec"]) == []
     assert rules.check_pod_spec(sample_pod("s", "s-sample")["spec"]) == []

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from components.config import InCluster
+from components.render.cluster import deployment_input
 from components.render.in_cluster import (
     CONFIG_MOUNT_DIR,
     InClusterSpec,
@@ -19,7 +21,11 @@ from components.render.in_cluster import (
 )
 from components.render.versions import KubeVersion, health_paths
 
-SPEC = InClusterSpec(config_map_name="custom-k8s-scheduler-config-0123456789")
+# The Deployment's input for the stack config's defaults at 1.34, its ConfigMap's name made fixed.
+SPEC = dataclasses.replace(
+    deployment_input(InCluster(), KubeVersion(1, 34, 2), "registry.k8s.io/kube-scheduler:v1.34.2"),
+    config_map_name="custom-k8s-scheduler-config-0123456789",
+)
 
 # Pod Security Standards, "restricted" profile (v1.29+): the volume types it
 # allows, and the checks applied below.
@@ -216,9 +222,7 @@ PROBE_PATHS = [
 @pytest.mark.parametrize(("minor", "live", "ready"), PROBE_PATHS, ids=[f"1.{m}" for m, *_ in PROBE_PATHS])
 def test_probe_paths_follow_the_version(minor: int, live: str, ready: str) -> None:
     live_path, ready_path = health_paths(KubeVersion(1, minor, 0))
-    container = _container(
-        dataclasses.replace(InClusterSpec(), liveness_path=live_path, readiness_path=ready_path)
-    )
+    container = _container(dataclasses.replace(SPEC, liveness_path=live_path, readiness_path=ready_path))
     assert container["startupProbe"]["httpGet"]["path"] == live
     assert container["livenessProbe"]["httpGet"]["path"] == live
     assert container["readinessProbe"]["httpGet"]["path"] == ready
@@ -312,7 +316,6 @@ def test_sample_pod_name() -> None:
             "image: expected an image pinned by :tag or @sha256:digest",
             id="unpinned-image",
         ),
-        pytest.param({"run_as_user": 0}, "run_as_user: expected a non-root uid", id="root"),
         pytest.param(
             {"replicas": 0},
             "replicas: expected a whole number from 1 to 2147483647, got 0",

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from components.render.rbac import scheduler_cluster_role_rules
-from components.render.versions import KubeVersion
+from components.render.versions import SUPPORTED_MINORS, KubeVersion
 
 LEASE = "custom-k8s-scheduler"
-MINORS = range(29, 37)
+MINORS = range(SUPPORTED_MINORS[0], SUPPORTED_MINORS[1] + 1)
 
 
 def _rules(minor: int, lease: str = LEASE) -> list[dict[str, Any]]:

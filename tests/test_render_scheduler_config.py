@@ -8,26 +8,40 @@ from typing import Any
 import pytest
 import yaml
 
+from components.config import BareMetal
+from components.render import master
 from components.render.scheduler_config import (
     SCORING_STRATEGIES,
     SchedulerConfigSpec,
     render_scheduler_config,
 )
-from components.render.versions import KubeVersion
+from components.render.versions import SUPPORTED_MINORS, KubeVersion
 
 V134 = KubeVersion(1, 34, 2)
 KUBECONFIG = "/etc/kubernetes/scheduler/kube-scheduler.kubeconfig"
-# Seed 004's second scheduler, with its own lease (the lab notes: a scheduler
-# with another schedulerName must use another lease).
-SEED_004 = SchedulerConfigSpec(
+MINORS = range(SUPPORTED_MINORS[0], SUPPORTED_MINORS[1] + 1)
+# A second scheduler (the custom-scheduler guide's, docs/sources.md#guide-custom-scheduler), with
+# its own lease: a scheduler with another schedulerName must use another lease.
+SECOND_SCHEDULER = SchedulerConfigSpec(
     kubernetes_version=V134,
     kubeconfig_path="",
     qps=100,
     burst=200,
+    leader_elect=True,
     lease_name="custom-k8s-scheduler",
+    lease_namespace="kube-system",
+    lease_duration_s=15,
+    renew_deadline_s=10,
+    retry_period_s=2,
     scheduler_name="custom-k8s-scheduler",
     scoring_strategy="MostAllocated",
+    resource_weights=(("cpu", 1), ("memory", 1)),
 )
+
+
+def bare_metal(v: KubeVersion) -> SchedulerConfigSpec:
+    """The masters' config for the stack config's defaults."""
+    return master.config_spec(BareMetal(), v)
 
 
 def _load(spec: SchedulerConfigSpec) -> dict[str, Any]:
@@ -35,16 +49,16 @@ def _load(spec: SchedulerConfigSpec) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("minor", range(29, 37), ids=lambda m: f"1.{m}")
+@pytest.mark.parametrize("minor", MINORS, ids=lambda m: f"1.{m}")
 def test_api_version_per_minor(minor: int) -> None:
-    doc = _load(SchedulerConfigSpec(KubeVersion(1, minor, 0), KUBECONFIG))
-    # v1 GA in 1.25; v1alpha1/v1beta1 of the seeds no longer load anywhere.
+    doc = _load(bare_metal(KubeVersion(1, minor, 0)))
+    # v1 GA in 1.25; the guides' v1alpha1/v1beta1 load nowhere (docs/sources.md#defect-config-api).
     assert doc["apiVersion"] == "kubescheduler.config.k8s.io/v1"
     assert doc["kind"] == "KubeSchedulerConfiguration"
 
 
 def test_defaults_are_upstream_defaults() -> None:
-    doc = _load(SchedulerConfigSpec(V134, KUBECONFIG))
+    doc = _load(bare_metal(V134))
     # --config makes the scheduler ignore --kubeconfig: the path must be here.
     assert doc["clientConnection"] == {"kubeconfig": KUBECONFIG, "qps": 50.0, "burst": 100}
     # Upstream leader election: lease 15s, renew 10s, retry 2s, Lease lock
@@ -62,12 +76,12 @@ def test_defaults_are_upstream_defaults() -> None:
 
 
 def test_in_cluster_omits_kubeconfig() -> None:
-    doc = _load(SEED_004)
+    doc = _load(SECOND_SCHEDULER)
     assert doc["clientConnection"] == {"qps": 100.0, "burst": 200}
 
 
-def test_seed_004_profile() -> None:
-    doc = _load(SEED_004)
+def test_second_scheduler_profile() -> None:
+    doc = _load(SECOND_SCHEDULER)
     assert doc["leaderElection"]["resourceName"] == "custom-k8s-scheduler"
     assert doc["leaderElection"]["resourceNamespace"] == "kube-system"
     assert doc["profiles"] == [
@@ -97,7 +111,7 @@ STRATEGIES = ["LeastAllocated", "MostAllocated", "RequestedToCapacityRatio"]
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_each_strategy(strategy: str) -> None:
     spec = dataclasses.replace(
-        SEED_004, scoring_strategy=strategy, resource_weights=(("cpu", 3), ("nvidia.com/gpu", 100))
+        SECOND_SCHEDULER, scoring_strategy=strategy, resource_weights=(("cpu", 3), ("nvidia.com/gpu", 100))
     )
     (plugin,) = _load(spec)["profiles"][0]["pluginConfig"]
     scoring = plugin["args"]["scoringStrategy"]
@@ -122,12 +136,12 @@ def test_strategies_are_the_upstream_three() -> None:
 
 
 def test_deterministic() -> None:
-    copy = dataclasses.replace(SEED_004)
-    assert render_scheduler_config(SEED_004) == render_scheduler_config(copy)
+    copy = dataclasses.replace(SECOND_SCHEDULER)
+    assert render_scheduler_config(SECOND_SCHEDULER) == render_scheduler_config(copy)
 
 
 def test_leader_election_off_still_names_lease() -> None:
-    doc = _load(dataclasses.replace(SEED_004, leader_elect=False))
+    doc = _load(dataclasses.replace(SECOND_SCHEDULER, leader_elect=False))
     assert doc["leaderElection"]["leaderElect"] is False
 
 
@@ -210,16 +224,16 @@ def test_leader_election_off_still_names_lease() -> None:
 )
 def test_rejects(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match="invalid scheduler config") as err:
-        render_scheduler_config(dataclasses.replace(SEED_004, **changes))
+        render_scheduler_config(dataclasses.replace(SECOND_SCHEDULER, **changes))
     assert message in str(err.value)
 
 
 def test_reports_all_errors_at_once() -> None:
     with pytest.raises(ValueError) as err:
-        render_scheduler_config(dataclasses.replace(SEED_004, qps=-1, burst=0))
+        render_scheduler_config(dataclasses.replace(SECOND_SCHEDULER, qps=-1, burst=0))
     assert "qps" in str(err.value) and "burst" in str(err.value)
 
 
 def test_default_lease_allowed_without_leader_election() -> None:
-    spec = dataclasses.replace(SEED_004, lease_name="kube-scheduler", leader_elect=False)
+    spec = dataclasses.replace(SECOND_SCHEDULER, lease_name="kube-scheduler", leader_elect=False)
     assert _load(spec)["leaderElection"]["leaderElect"] is False

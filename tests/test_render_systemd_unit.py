@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from components.render.systemd_unit import UnitSpec, render_ini, render_unit, scheduler_flags
-from components.render.versions import KubeVersion, removed_scheduler_flags
+from components.config import BareMetal
+from components.render import master
+from components.render.systemd_unit import render_ini, render_unit, scheduler_flags
+from components.render.versions import SUPPORTED_MINORS, KubeVersion, removed_scheduler_flags
 
-SPEC = UnitSpec(kubernetes_version=KubeVersion(1, 34, 2))
+SPEC = master.unit_spec(BareMetal(), KubeVersion(1, 34, 2))
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 # The seeds' unit (000): ExecStart and Restart only. Scored 9.6 UNSAFE by
 # systemd 252 here and on the lab hosts.
@@ -67,10 +69,10 @@ def test_exec_start_is_binary_and_flags() -> None:
     assert exec_start.split(" ") == ["/usr/local/bin/kube-scheduler", *scheduler_flags(SPEC)]
 
 
-@pytest.mark.parametrize("minor", range(29, 37), ids=lambda m: f"1.{m}")
+@pytest.mark.parametrize("minor", range(SUPPORTED_MINORS[0], SUPPORTED_MINORS[1] + 1), ids=lambda m: f"1.{m}")
 def test_no_removed_flag_in_unit(minor: int) -> None:
     version = KubeVersion(1, minor, 0)
-    (exec_start,) = _values(render_unit(UnitSpec(version)), "Service", "ExecStart")
+    (exec_start,) = _values(render_unit(master.unit_spec(BareMetal(), version)), "Service", "ExecStart")
     used = {arg.split("=", 1)[0] for arg in exec_start.split(" ")[1:]}
     assert not used & removed_scheduler_flags(version)
     assert "--port" not in used  # seed 001's --port=0 is an unknown flag now

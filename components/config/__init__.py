@@ -28,6 +28,7 @@ from components.config.schema import (
     BareMetal,
     CertificateSettings,
     InCluster,
+    InstallPaths,
     LeaderElection,
     RawConfig,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "CertificateSettings",
     "ConfigError",
     "InCluster",
+    "InstallPaths",
     "LeaderElection",
     "Problem",
     "ResolvedBinary",

@@ -20,7 +20,7 @@ from components.config.schema import (
     RawConfig,
 )
 from components.render import rules
-from components.render.cluster_objects import in_cluster_objects
+from components.render.cluster import object_refs
 from components.render.upstream_objects import collisions
 from components.render.versions import KubeVersion
 
@@ -203,10 +203,8 @@ def reserved_name_problems(ic: InCluster, version: KubeVersion) -> list[Problem]
     """A scheduler name whose objects (or lease) Kubernetes or kubeadm of that minor make
     themselves: `up` would overwrite them, or the scheduler would fight their owner for the lease."""
     # the ConfigMap's name is <name>-config-<hash of the config>: its fixed part is what a name decides
-    refs = in_cluster_objects(
-        ic.scheduler_name, ic.namespace, f"{ic.scheduler_name}-config", pdb=True, sample=ic.create_sample_pod
-    )
-    found = collisions(version, [(r.kind, r.namespace, r.name) for r in refs])
+    objects = object_refs(ic, f"{ic.scheduler_name}-config").values()
+    found = collisions(version, [(r.kind, r.namespace, r.name) for r in objects])
     if not found:
         return []
     named = ", ".join(f"{kind} {ns + '/' if ns else ''}{name}" for kind, ns, name in found)

@@ -60,6 +60,11 @@ def running_record(files: Mapping[str, str]) -> str:
     return "".join(f"{sha}  {path}\n" for path, sha in sorted(files.items()))
 
 
+def rollout_id(files: Mapping[str, str]) -> str:
+    """Names a rollout by what it puts in place: the same files, the same rollout."""
+    return hashlib.sha256(running_record(files).encode()).hexdigest()[:16]
+
+
 def running_digest(files: Mapping[str, str]) -> str:
     """The line the service check prints while the service runs exactly `files`."""
-    return "running " + hashlib.sha256(running_record(files).encode()).hexdigest()[:16]
+    return f"running {rollout_id(files)}"

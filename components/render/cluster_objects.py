@@ -1,9 +1,8 @@
 """What the in-cluster path puts in the cluster, by kind and name, and how its objects say whose they
 are (the way Helm 3 marks a release's objects: a managed-by label and an owner annotation).
 
-Pure: the component creates these objects, the preflight reads them back before anything is
-created, the ownership guard reads them before anything is deleted, and the reserved-name check
-compares them with what Kubernetes itself creates (components/render/upstream_objects.py).
+Pure: components/render/cluster.py names and marks the objects with these, the preflight reads them
+back before anything is created, the ownership guard reads them before anything is deleted.
 """
 
 from __future__ import annotations
@@ -97,31 +96,3 @@ def config_map_name(scheduler_name: str, config_text: str) -> str:
 
 def sample_pod_name(scheduler_name: str) -> str:
     return f"{scheduler_name}-sample"
-
-
-def in_cluster_objects(
-    scheduler_name: str,
-    namespace: str,
-    config_map: str,
-    *,
-    pdb: bool,
-    sample: bool,
-) -> list[ObjectRef]:
-    """Every object the in-cluster path makes, and the Lease its scheduler takes."""
-    s, ns = scheduler_name, namespace
-    refs = [
-        ObjectRef("ServiceAccount", ns, s),
-        ObjectRef("ClusterRole", "", s),
-        ObjectRef("ClusterRoleBinding", "", s),
-        ObjectRef("ClusterRoleBinding", "", f"{s}-as-volume-scheduler"),
-        # Reads the client-CA ConfigMap in kube-system to authenticate requests on 10259.
-        ObjectRef("RoleBinding", "kube-system", f"{s}-auth-reader"),
-        ObjectRef("ConfigMap", ns, config_map),
-        ObjectRef("Deployment", ns, s),
-        ObjectRef("Lease", ns, s),
-    ]
-    if pdb:
-        refs.append(ObjectRef("PodDisruptionBudget", ns, s))
-    if sample:
-        refs.append(ObjectRef("Pod", SAMPLE_NAMESPACE, sample_pod_name(s)))
-    return refs

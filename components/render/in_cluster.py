@@ -7,7 +7,6 @@ capabilities dropped, RuntimeDefault seccomp, only ConfigMap/projected volumes.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,34 +14,34 @@ from components.render import rules
 from components.render.cluster_objects import SAMPLE_NAMESPACE, ownership_labels
 from components.render.names import is_dns_subdomain, is_label_value
 
-CONFIG_MOUNT_DIR = "/etc/kubernetes/custom-k8s-scheduler"  # seed 004
+CONFIG_MOUNT_DIR = "/etc/kubernetes/custom-k8s-scheduler"  # docs/sources.md#default-in-cluster-names
 SECURE_PORT = 10259  # upstream default; the insecure 10251 is gone
 _PORT_NAME = "https"
 
-_CONFIG_KEY = re.compile(r"[-._A-Za-z0-9]{1,253}")
+# The ConfigMap's key the scheduler reads its config from.
+CONFIG_KEY = "config.yaml"
+# distroless's "nonroot" uid: the image writes nothing, any non-zero uid works.
+RUN_AS_USER = 65532
 
 
 @dataclass(frozen=True)
 class InClusterSpec:
-    name: str = "custom-k8s-scheduler"  # seed 004
-    namespace: str = "kube-system"  # seed 004
-    # Two replicas: one leads, one stands by (seed 004).
-    replicas: int = 2
-    image: str = "registry.k8s.io/kube-scheduler:v1.34.2"
-    config_map_name: str = "custom-k8s-scheduler-config"  # seed 004
-    config_key: str = "config.yaml"
-    # Seed 004 keeps the scheduler off Karpenter-managed nodes, which come and go.
-    excluded_node_label_keys: tuple[str, ...] = ("karpenter.sh/nodepool",)
-    cpu: str = "500m"  # seed 004
-    memory: str = "512Mi"  # seed 004
-    verbosity: int = 2  # seeds 000/001; seed 004's 5 is debug noise
-    service_account: str = "custom-k8s-scheduler"
-    # 65532: distroless's "nonroot" uid; the image writes nothing, any non-zero uid works.
-    run_as_user: int = 65532
-    version_label: str = "v1.34.2"
+    """Every value of the Deployment, explicit: the defaults live in the stack config."""
+
+    name: str
+    namespace: str
+    replicas: int
+    image: str
+    config_map_name: str
+    excluded_node_label_keys: tuple[str, ...]
+    cpu: str
+    memory: str
+    verbosity: int
+    service_account: str
+    version_label: str
     # versions.health_paths of the target version
-    liveness_path: str = "/livez"
-    readiness_path: str = "/readyz"
+    liveness_path: str
+    readiness_path: str
 
 
 def _validate(spec: InClusterSpec) -> None:
@@ -59,15 +58,11 @@ def _validate(spec: InClusterSpec) -> None:
         check(field, rules.dns_subdomain(getattr(spec, field)))
     check("replicas", rules.positive_int(spec.replicas))
     check("image", rules.image_reference(spec.image))
-    if _CONFIG_KEY.fullmatch(spec.config_key) is None:
-        errors.append(f"config_key: expected a ConfigMap key, got {spec.config_key!r}")
     for key in spec.excluded_node_label_keys:
         check("excluded_node_label_keys", rules.qualified_name(key, "label key"))
     check("cpu", rules.quantity(spec.cpu))
     check("memory", rules.quantity(spec.memory))
     check("verbosity", rules.verbosity(spec.verbosity))
-    if spec.run_as_user < 1:
-        errors.append(f"run_as_user: expected a non-root uid (>= 1), got {spec.run_as_user!r}")
     if not spec.version_label or not is_label_value(spec.version_label):
         errors.append(f"version_label: expected a label value, got {spec.version_label!r}")
     if errors:
@@ -148,7 +143,7 @@ def _container(spec: InClusterSpec) -> dict[str, Any]:
         "imagePullPolicy": "IfNotPresent",  # the image is pinned
         "command": [
             "kube-scheduler",
-            f"--config={CONFIG_MOUNT_DIR}/{spec.config_key}",
+            f"--config={CONFIG_MOUNT_DIR}/{CONFIG_KEY}",
             # Kubelet probes arrive on the pod IP, not on loopback.
             "--bind-address=0.0.0.0",
             f"--secure-port={SECURE_PORT}",
@@ -199,9 +194,9 @@ def deployment_spec(spec: InClusterSpec) -> dict[str, Any]:
                 "affinity": _affinity(spec),
                 "securityContext": {
                     "runAsNonRoot": True,
-                    "runAsUser": spec.run_as_user,
-                    "runAsGroup": spec.run_as_user,
-                    "fsGroup": spec.run_as_user,
+                    "runAsUser": RUN_AS_USER,
+                    "runAsGroup": RUN_AS_USER,
+                    "fsGroup": RUN_AS_USER,
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
                 "containers": [_container(spec)],
@@ -210,7 +205,7 @@ def deployment_spec(spec: InClusterSpec) -> dict[str, Any]:
                         "name": "config",
                         "configMap": {
                             "name": spec.config_map_name,
-                            "items": [{"key": spec.config_key, "path": spec.config_key}],
+                            "items": [{"key": CONFIG_KEY, "path": CONFIG_KEY}],
                         },
                     }
                 ],

@@ -26,24 +26,24 @@ _DEFAULT_LEASE = ("kube-system", "kube-scheduler")
 
 @dataclass(frozen=True)
 class SchedulerConfigSpec:
+    """Every value of the file, explicit: the defaults live in the stack config (one place)."""
+
     kubernetes_version: KubeVersion
     # Must be in the file: with --config the scheduler ignores --kubeconfig.
     kubeconfig_path: str  # "" = in-cluster (omit clientConnection.kubeconfig)
-    qps: float = 50.0  # upstream default (kube-api-qps)
-    burst: int = 100  # upstream default (kube-api-burst)
-    leader_elect: bool = True  # upstream default
-    lease_name: str = "kube-scheduler"  # upstream default resourceName
-    lease_namespace: str = "kube-system"  # upstream default resourceNamespace
-    # Upstream leader-election defaults (component-base): 15s / 10s / 2s.
-    lease_duration_s: int = 15
-    renew_deadline_s: int = 10
-    retry_period_s: int = 2
-    scheduler_name: str = _DEFAULT_SCHEDULER
-    # None = upstream default profile; else "MostAllocated" | "LeastAllocated"
-    # | "RequestedToCapacityRatio"
-    scoring_strategy: str | None = None
-    # NodeResourcesFit default resources (cpu and memory, weight 1 each).
-    resource_weights: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1))
+    qps: float
+    burst: int
+    leader_elect: bool
+    lease_name: str
+    lease_namespace: str
+    lease_duration_s: int
+    renew_deadline_s: int
+    retry_period_s: int
+    scheduler_name: str
+    # None = upstream's default profile; else "MostAllocated" | "LeastAllocated"
+    # | "RequestedToCapacityRatio", scoring `resource_weights`
+    scoring_strategy: str | None
+    resource_weights: tuple[tuple[str, int], ...]
 
 
 def _validate(spec: SchedulerConfigSpec) -> None:

@@ -17,20 +17,20 @@ _INI_SECTION = re.compile(r"[A-Za-z][A-Za-z0-9 -]*")
 
 @dataclass(frozen=True)
 class UnitSpec:
+    """Every value of the unit, explicit: the defaults live in the stack config (one place)."""
+
     kubernetes_version: KubeVersion
-    binary_path: str = "/usr/local/bin/kube-scheduler"
-    config_path: str = "/etc/kubernetes/scheduler/kube-scheduler.yaml"
-    kubeconfig_path: str = "/etc/kubernetes/scheduler/kube-scheduler.kubeconfig"
-    cert_path: str = "/etc/kubernetes/scheduler/pki/kube-scheduler.crt"
-    key_path: str = "/etc/kubernetes/scheduler/pki/kube-scheduler.key"
-    ca_path: str = "/etc/kubernetes/scheduler/pki/ca.crt"
-    # All interfaces so metrics on 10259 can be scraped (binding to 127.0.0.1
-    # is a known cause of unscrapable metrics); access is still authenticated.
-    bind_address: str = "0.0.0.0"
-    secure_port: int = 10259  # upstream default secure port
-    verbosity: int = 2  # seed 000/001
-    user: str = "kube-scheduler"
-    group: str = "kube-scheduler"
+    binary_path: str
+    config_path: str
+    kubeconfig_path: str
+    cert_path: str
+    key_path: str
+    ca_path: str
+    bind_address: str
+    secure_port: int
+    verbosity: int
+    user: str
+    group: str
 
 
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9._/+=:,@-]+")

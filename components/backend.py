@@ -1,0 +1,257 @@
+"""Where the leaf resources come from, chosen once per stack (`resourceBackend`): the pulumi-tls
+and pulumi-command plugins, or this project's dynamic providers (components/builtin.py) where those
+plugins cannot be built. The components ask a `Backend` for a command, an upload or a certificate,
+and never which one it is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pulumi
+import pulumi_command as command
+import pulumi_tls as tls
+
+from components import builtin
+from components.config import CertificateSettings, ResolvedHost
+
+# Fail an unreachable host in about 3 x 10 s instead of the provider's 10 x 15 s default.
+DIAL_ERROR_LIMIT = 3
+PER_DIAL_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class Check:
+    """How to read back what a step made on a host: `script` prints one line that equals
+    `expected` exactly when the host still holds what the step made. The builtin backend runs it on
+    refresh; the drift report and the plugins backend's converge step run it from the `checks`
+    output (scripts/host_state.py); `label` says what it is about in reports."""
+
+    label: str
+    script: str
+    expected: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class Issued:
+    private_key_pem: pulumi.Output[str]  # secret
+    cert_pem: pulumi.Output[str]
+    not_after: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class CertificateRequest:
+    common_name: str
+    organization: str
+    dns_names: list[str]
+    ip_addresses: list[str]
+    allowed_uses: list[str]
+    ca_cert_pem: pulumi.Input[str]
+    ca_key_pem: pulumi.Input[str]  # secret
+    settings: CertificateSettings
+
+
+class Backend(Protocol):
+    name: str
+
+    def command(
+        self,
+        name: str,
+        host: ResolvedHost | None,  # None: on this machine (render mode)
+        create: pulumi.Input[str],
+        *,
+        delete: str | None,
+        stdin: pulumi.Input[str] | None,
+        quiet: bool,
+        check: Check | None,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.CustomResource: ...
+
+    def upload(
+        self, name: str, host: ResolvedHost, local_file: str, remote_path: str, trigger: str, check: Check,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.CustomResource: ...  # fmt: skip
+
+    def certificate(self, name: str, request: CertificateRequest, opts: pulumi.ResourceOptions) -> Issued: ...
+
+
+def _private_key(host: ResolvedHost) -> pulumi.Output[str] | None:
+    key = host.private_key.get_secret_value() if host.private_key is not None else None
+    return pulumi.Output.secret(key) if key is not None else None
+
+
+class Plugins:
+    """pulumi-command and pulumi-tls."""
+
+    name = "plugins"
+
+    def _connection(self, host: ResolvedHost) -> command.remote.ConnectionArgs:
+        return command.remote.ConnectionArgs(
+            host=host.address,
+            port=host.port,
+            user=host.user,
+            private_key=_private_key(host),
+            host_key=host.host_key,
+            dial_error_limit=DIAL_ERROR_LIMIT,
+            per_dial_timeout=PER_DIAL_TIMEOUT_S,
+        )
+
+    def command(
+        self,
+        name: str,
+        host: ResolvedHost | None,
+        create: pulumi.Input[str],
+        *,
+        delete: str | None,
+        stdin: pulumi.Input[str] | None,
+        quiet: bool,
+        check: Check | None,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.CustomResource:
+        # No environment variables: over SSH they need the server's AcceptEnv, so values that
+        # should trigger an update are written into the script text instead.
+        if host is None:
+            local = command.local.Logging.NONE if quiet else command.local.Logging.STDOUT_AND_STDERR
+            return command.local.Command(
+                name, create=create, delete=delete, stdin=stdin, logging=local, opts=opts
+            )
+        remote = command.remote.Logging.NONE if quiet else command.remote.Logging.STDOUT_AND_STDERR
+        return command.remote.Command(
+            name,
+            connection=self._connection(host),
+            create=create,
+            delete=delete,
+            stdin=stdin,
+            logging=remote,
+            opts=opts,
+        )
+
+    def upload(
+        self, name: str, host: ResolvedHost, local_file: str, remote_path: str, trigger: str, check: Check,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.CustomResource:  # fmt: skip
+        return command.remote.CopyToRemote(
+            name,
+            connection=self._connection(host),
+            source=pulumi.FileAsset(local_file),
+            remote_path=remote_path,
+            triggers=[trigger],
+            opts=opts,
+        )
+
+    def certificate(self, name: str, request: CertificateRequest, opts: pulumi.ResourceOptions) -> Issued:
+        s = request.settings
+        key = tls.PrivateKey(
+            f"{name}-key",
+            algorithm=s.key_algorithm,
+            rsa_bits=s.rsa_bits if s.key_algorithm == "RSA" else None,
+            ecdsa_curve=s.ecdsa_curve if s.key_algorithm == "ECDSA" else None,
+            opts=opts,
+        )
+        csr = tls.CertRequest(
+            f"{name}-csr",
+            private_key_pem=key.private_key_pem,
+            subject=tls.CertRequestSubjectArgs(
+                common_name=request.common_name,
+                organization=request.organization,
+                country=s.subject.country,
+                province=s.subject.province,
+                locality=s.subject.locality,
+                organizational_unit=s.subject.organizational_unit,
+            ),
+            dns_names=request.dns_names,
+            ip_addresses=request.ip_addresses,
+            opts=opts,
+        )
+        cert = tls.LocallySignedCert(
+            f"{name}-cert",
+            cert_request_pem=csr.cert_request_pem,
+            ca_cert_pem=request.ca_cert_pem,
+            ca_private_key_pem=pulumi.Output.secret(request.ca_key_pem),
+            validity_period_hours=s.validity_hours,
+            # Inside this window `pulumi up` replaces the certificate (and so rolls the masters).
+            early_renewal_hours=s.early_renewal_hours,
+            allowed_uses=request.allowed_uses,
+            opts=opts,
+        )
+        return Issued(pulumi.Output.secret(key.private_key_pem), cert.cert_pem, cert.validity_end_time)
+
+
+class Builtin:
+    """The same resources as Python dynamic providers (components/builtin.py)."""
+
+    name = "builtin"
+
+    def _connection(self, host: ResolvedHost) -> dict[str, Any]:
+        return {
+            "host": host.address,
+            "port": host.port,
+            "user": host.user,
+            "private_key": _private_key(host),
+            "host_key": host.host_key,
+        }
+
+    def command(
+        self,
+        name: str,
+        host: ResolvedHost | None,
+        create: pulumi.Input[str],
+        *,
+        delete: str | None,
+        stdin: pulumi.Input[str] | None,
+        quiet: bool,
+        check: Check | None,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.CustomResource:
+        return builtin.SshCommand(
+            name,
+            self._connection(host) if host is not None else None,
+            create=create,
+            delete=delete,
+            stdin=stdin,
+            quiet=quiet,
+            check=check.script if check else None,
+            expected=check.expected if check else None,
+            opts=opts,
+        )
+
+    def upload(
+        self, name: str, host: ResolvedHost, local_file: str, remote_path: str, trigger: str, check: Check,
+        opts: pulumi.ResourceOptions,
+    ) -> pulumi.CustomResource:  # fmt: skip
+        return builtin.SshUpload(
+            name, self._connection(host), local_file, remote_path, [trigger], check=check.script,
+            expected=check.expected, opts=opts,
+        )  # fmt: skip
+
+    def certificate(self, name: str, request: CertificateRequest, opts: pulumi.ResourceOptions) -> Issued:
+        s = request.settings
+        issued = builtin.TlsCertificate(
+            f"{name}-cert",
+            {
+                "algorithm": s.key_algorithm,
+                "rsa_bits": s.rsa_bits,
+                "ecdsa_curve": s.ecdsa_curve,
+                "subject": {
+                    "common_name": request.common_name,
+                    "organization": request.organization,
+                    "country": s.subject.country,
+                    "province": s.subject.province,
+                    "locality": s.subject.locality,
+                    "organizational_unit": s.subject.organizational_unit,
+                },
+                "dns_names": request.dns_names,
+                "ip_addresses": request.ip_addresses,
+                "ca_cert_pem": request.ca_cert_pem,
+                "ca_private_key_pem": pulumi.Output.secret(request.ca_key_pem),
+                "validity_period_hours": s.validity_hours,
+                "early_renewal_hours": s.early_renewal_hours,
+                "allowed_uses": request.allowed_uses,
+            },
+            opts=opts,
+        )
+        return Issued(pulumi.Output.secret(issued.private_key_pem), issued.cert_pem, issued.validity_end_time)
+
+
+def backend_for(name: str) -> Backend:
+    return Builtin() if name == "builtin" else Plugins()
