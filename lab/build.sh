@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the version-stamped Kubernetes control-plane binaries and etcd from Go
-# modules (no prebuilt downloads are reachable here).
+# Build the lab's version-stamped Kubernetes binaries, the pause image's binary, etcd and KWOK
+# from Go modules (no prebuilt downloads are reachable here).
 #
 #   $KSCHED_CACHE/k8s/$K8S_VERSION/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,
 #                                       kubelet,kube-proxy,pause}
@@ -17,7 +17,7 @@
 # Also KWOK (sigs.k8s.io/kwok/cmd/kwok, plain `go install`) into
 # $KSCHED_CACHE/kwok/$KWOK_VERSION/bin/kwok: the lab's fake kubelets.
 #
-# Usage: lab/build.sh [kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok]
+# Usage: lab/build.sh [kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy pause etcd kwok]
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.37.2}"
@@ -104,7 +104,6 @@ gen_k8s_wrapper() {
   go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >"$src/kubernetes.json"
   local gomod
   gomod=$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p' "$src/kubernetes.json")
-  local minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
   local staging_ver="v0.${K8S_VERSION#v1.}"
   local goline
   goline=$(grep -E '^go [0-9]' "$gomod" | head -n1)

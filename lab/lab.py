@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Local test lab for the kube-scheduler project (python3 stdlib only): see ksched_lab/__init__.py
-and lab/README.md.
-
-    lab/lab.sh up | down | reset | status | stop-master NAME | start-master NAME | restart-apiserver
-"""
+"""lab/lab.sh's program: python3's standard library only, as it runs before any virtualenv exists
+(ksched_lab/, lab/README.md)."""
 
 import sys
+from pathlib import Path
 
-from ksched_lab.cli import main
+
+def main() -> int:
+    # the repository root, lab/..: plumbing/ (shared with the program) is stdlib-only too
+    sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
+    from ksched_lab.cli import main as cli_main
+
+    return cli_main(sys.argv)
+
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main())

@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Build (once) the Debian bookworm root filesystem the lab's masters boot from:
+# Build (once) the Debian bookworm root filesystem the lab's machines (masters and nodes) boot from:
 #   $KSCHED_CACHE/rootfs/bookworm-<hash of the package set> (and rootfs/current pointing at it)
-# minbase + systemd, systemd-sysv, dbus, openssh-server, curl, ca-certificates,
-# iproute2. It is a read-only lower layer: each master boots from its own
-# overlay (see lab/lab.py), so nothing per-host (host keys, machine-id,
-# addresses) lives here. Idempotent: an existing, complete rootfs is reused.
+# debootstrap minbase + $PACKAGES. It is a read-only lower layer: each machine boots from its own
+# overlay (lab/ksched_lab/machines.py), so nothing per-host (host keys, machine-id, addresses)
+# lives here. Idempotent: an existing, complete rootfs is reused.
 set -euo pipefail
 
 KSCHED_CACHE="${KSCHED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ksched}"
@@ -65,11 +64,11 @@ if ! debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$TMP" "$MIRRO
 fi
 
 echo "==> configure rootfs"
-# Host keys come from the lab state per master, never from the shared image.
+# Host keys come from the lab state per machine, never from this common image.
 rm -f "$TMP"/etc/ssh/ssh_host_*
-# Empty machine-id: each master gets its own (stable) one from the lab state.
+# Empty machine-id: each machine gets its own (stable) one from the lab state.
 : >"$TMP/etc/machine-id"
-# Addresses are configured by systemd-networkd from a per-master .network file.
+# Addresses are configured by systemd-networkd from a per-machine .network file.
 chroot "$TMP" systemctl enable systemd-networkd.service >>"$LOGDIR/rootfs.log" 2>&1
 chroot "$TMP" systemctl enable ssh.service >>"$LOGDIR/rootfs.log" 2>&1
 # Units that cannot work in a container and would only make the system "degraded".

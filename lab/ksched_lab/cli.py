@@ -1,7 +1,10 @@
-"""`lab/lab.sh up | down | status | ...`."""
+"""`lab/lab.sh COMMAND`: the commands, and `up`'s order."""
+
+from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 from ksched_lab.control_plane import (
     ensure_apiserver,
@@ -12,8 +15,10 @@ from ksched_lab.control_plane import (
     ensure_kwok_workers,
 )
 from ksched_lab.facts import write_facts
-from ksched_lab.masters import cmd_rebuild_master, cmd_start_master, cmd_stop_master, ensure_masters
-from ksched_lab.nodes import cmd_start_node, cmd_stop_node, ensure_real_nodes
+from ksched_lab.machines import power_off
+from ksched_lab.masters import cmd_rebuild_master, cmd_start_master, ensure_masters
+from ksched_lab.node_teardown import stop_node
+from ksched_lab.nodes import cmd_start_node, ensure_real_nodes
 from ksched_lab.pki import ensure_pki, ensure_ssh_keys
 from ksched_lab.prereq import ensure_built, ensure_tools
 from ksched_lab.settings import (
@@ -34,8 +39,7 @@ from ksched_lab.teardown import cmd_crash, cmd_down, cmd_reset
 from ksched_lab.util import die, log, read_pid, stop_pid
 
 
-# ------------------------------------------------------------------ commands
-def cmd_up():
+def cmd_up() -> None:
     if os.geteuid() != 0:
         die("lab/lab.sh up needs root (bridge, overlay mounts, systemd-nspawn)")
     for d in (LAB, LOGS, RUN, HOSTS, MACHINES):
@@ -62,7 +66,7 @@ def cmd_up():
     log(f"lab up: {API_URL}, kubeconfig {ADMIN_KUBECONFIG}, facts {FACTS}")
 
 
-def cmd_restart_apiserver():
+def cmd_restart_apiserver() -> None:
     """Stop and start kube-apiserver (same flags, same etcd)."""
     pid = read_pid("kube-apiserver")
     if pid:
@@ -82,13 +86,13 @@ USAGE = """usage: lab/lab.sh COMMAND
   stop-node NAME       a node outage (its containers die, it powers off); start-node NAME boots it
   restart-apiserver    stop and start kube-apiserver (same flags, same etcd)"""
 
-PER_MASTER = {
-    "stop-master": cmd_stop_master,
+PER_MASTER: dict[str, Callable[[str], None]] = {
+    "stop-master": power_off,  # an outage: the disk is kept for start-master
     "start-master": cmd_start_master,
     "rebuild-master": cmd_rebuild_master,
 }
-PER_NODE = {"stop-node": cmd_stop_node, "start-node": cmd_start_node}
-COMMANDS = {
+PER_NODE: dict[str, Callable[[str], None]] = {"stop-node": stop_node, "start-node": cmd_start_node}
+COMMANDS: dict[str, Callable[[], None]] = {
     "up": cmd_up,
     "down": cmd_down,
     "reset": cmd_reset,
@@ -97,7 +101,7 @@ COMMANDS = {
 }
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[1] in PER_MASTER and argv[2] in dict(MASTERS):
         PER_MASTER[argv[1]](argv[2])
         return 0

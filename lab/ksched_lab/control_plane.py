@@ -1,9 +1,13 @@
 """Bridge, etcd, kube-apiserver, kube-controller-manager, KWOK and its worker nodes."""
 
+from __future__ import annotations
+
 import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 from ksched_lab.settings import (
     API_PORT,
@@ -55,7 +59,7 @@ from ksched_lab.util import (
 )
 
 
-def ensure_bridge():
+def ensure_bridge() -> None:
     if not link_exists(BRIDGE):
         log(f"creating bridge {BRIDGE} {HOST_IP}/{PREFIX}")
         run(["ip", "link", "add", BRIDGE, "address", BRIDGE_MAC, "type", "bridge"])
@@ -66,8 +70,7 @@ def ensure_bridge():
     run(["ip", "link", "set", BRIDGE, "up"])
 
 
-# ------------------------------------------------------------ control plane
-def ensure_etcd():
+def ensure_etcd() -> None:
     if read_pid("etcd") and http_ok(f"{ETCD_CLIENT}/health"):
         return
     ca_sum = hashlib.sha256((PKI / "ca.crt").read_bytes()).hexdigest()
@@ -107,11 +110,11 @@ def ensure_etcd():
     )
 
 
-def apiserver_ready():
+def apiserver_ready() -> bool:
     return http_ok(f"{API_URL}/readyz", PKI / "ca.crt")
 
 
-def apiserver_argv():
+def apiserver_argv() -> list[object]:
     return [
         K8S_BIN / "kube-apiserver",
         f"--etcd-servers={ETCD_CLIENT}",
@@ -138,7 +141,9 @@ def apiserver_argv():
     ]
 
 
-def ensure_process(name, argv, ready, timeout, what):
+def ensure_process(
+    name: str, argv: list[object], ready: Callable[[], bool], timeout: float, what: str
+) -> None:
     """Start `name` unless it already runs with exactly `argv` and is ready; a process running
     with other flags or another binary (a new version) is stopped first."""
     if running_as(name, argv) and ready():
@@ -152,11 +157,12 @@ def ensure_process(name, argv, ready, timeout, what):
     wait_for(f"{name} ({what})", ready, timeout, logfile=LOGS / f"{name}.log")
 
 
-def _minor(version):
-    return tuple(int(x) for x in version.lstrip("v").split(".")[:2])
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.lstrip("v").split(".")[:2]
+    return int(major), int(minor)
 
 
-def check_cluster_version():
+def check_cluster_version() -> None:
     """An existing cluster moves up one minor at a time, never down (etcd holds objects stored by
     the newer API server); anything else needs a new cluster."""
     if not CLUSTER_VERSION.exists() or not (ETCD_DATA / "member").is_dir():
@@ -170,7 +176,7 @@ def check_cluster_version():
         )
 
 
-def ensure_apiserver():
+def ensure_apiserver() -> None:
     check_cluster_version()
     ensure_process(
         "kube-apiserver", apiserver_argv(), apiserver_ready, 90, f"kube-apiserver {K8S_VERSION} on {API_URL}"
@@ -178,7 +184,7 @@ def ensure_apiserver():
     write(CLUSTER_VERSION, K8S_VERSION + "\n")
 
 
-def ensure_kcm():
+def ensure_kcm() -> None:
     url = f"https://127.0.0.1:{KCM_PORT}/healthz"
     kc = RUN / "kube-controller-manager.kubeconfig"
     ensure_process(
@@ -210,7 +216,7 @@ def ensure_kcm():
     )
 
 
-def kwok_config():
+def kwok_config() -> None:
     """kwok run standalone needs its Stage objects in its config (kwokctl normally injects them)."""
     docs = []  # options come from flags; a KwokConfiguration document here skips kwok's defaulting
     for rel in (
@@ -227,7 +233,7 @@ def kwok_config():
     write(RUN / "kwok.yaml", "---\n".join(docs))
 
 
-def ensure_kwok():
+def ensure_kwok() -> None:
     if read_pid("kwok"):
         return
     log(f"starting kwok {KWOK_VERSION} (fake kubelets for {', '.join(WORKERS)})")
@@ -249,7 +255,7 @@ def ensure_kwok():
         die(f"kwok exited:\n{tail(LOGS / 'kwok.log')}")
 
 
-def node_manifest(name):
+def node_manifest(name: str) -> dict[str, Any]:
     labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
@@ -272,7 +278,7 @@ def node_manifest(name):
     }
 
 
-def filler_pod(node, cpu_m, mem_mi):
+def filler_pod(node: str, cpu_m: int, mem_mi: int) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -299,7 +305,7 @@ def filler_pod(node, cpu_m, mem_mi):
     }
 
 
-def ensure_kwok_workers():
+def ensure_kwok_workers() -> None:
     existing = set(kubectl("get", "nodes", "-o", "name").stdout.split())
     items = [node_manifest(n) for n in WORKERS if f"node/{n}" not in existing]
     if items:
@@ -323,7 +329,7 @@ def ensure_kwok_workers():
         log(f"binding filler pods in {FILLER_NS}")
         kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
 
-    def schedulable():
+    def schedulable() -> bool:
         nodes = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]
         ok = {}
         for n in nodes:

@@ -1,5 +1,7 @@
 """facts.json: what the project and the tests read about the running lab."""
 
+from __future__ import annotations
+
 import json
 
 from ksched_lab.images import scheduler_image_name
@@ -43,8 +45,7 @@ from ksched_lab.settings import (
 from ksched_lab.util import write
 
 
-# --------------------------------------------------------------------- facts
-def write_facts():
+def write_facts() -> None:
     facts = {
         "lab_dir": str(LAB),
         "cache_dir": str(CACHE),

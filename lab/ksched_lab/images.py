@@ -8,11 +8,14 @@ imports them (`ctr -n k8s.io images import`), so pods start with imagePullPolicy
 Archives are rebuilt only when what goes into them changes (a digest stamp beside each).
 """
 
+from __future__ import annotations
+
 import gzip
 import hashlib
 import io
 import json
 import tarfile
+from typing import Any
 
 from ksched_lab.settings import IMAGES, K8S_BIN, K8S_VERSION, PAUSE_IMAGE, PAUSE_VERSION
 from ksched_lab.util import log, write
@@ -28,7 +31,7 @@ PASSWD = (
 GROUP = f"root:x:0:\nnonroot:x:{NONROOT}:\n"
 
 
-def _layer(files):
+def _layer(files: dict[str, tuple[bytes, int]]) -> tuple[bytes, str]:
     """A reproducible gzip'd tar of {path: (bytes, mode)}: (compressed, uncompressed digest)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -45,15 +48,15 @@ def _layer(files):
     return gzip.compress(plain, mtime=0), "sha256:" + hashlib.sha256(plain).hexdigest()
 
 
-def _blob(blobs, data):
+def _blob(blobs: dict[str, bytes], data: bytes) -> dict[str, Any]:
     digest = hashlib.sha256(data).hexdigest()
     blobs[f"blobs/sha256/{digest}"] = data
     return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
-def oci_archive(names, files, config):
+def oci_archive(names: list[str], files: dict[str, tuple[bytes, int]], config: dict[str, Any]) -> bytes:
     """An OCI image layout as tar bytes: one single-layer image, indexed under each of `names`."""
-    blobs = {}
+    blobs: dict[str, bytes] = {}
     layer, diff_id = _layer(files)
     image_config = {
         "architecture": "amd64",
@@ -96,11 +99,13 @@ def oci_archive(names, files, config):
     return out.getvalue()
 
 
-def scheduler_image_name():
+def scheduler_image_name() -> str:
     return f"registry.k8s.io/kube-scheduler:{K8S_VERSION}"
 
 
-def _build(archive, names, files, config):
+def _build(
+    archive: str, names: list[str], files: dict[str, tuple[bytes, int]], config: dict[str, Any]
+) -> None:
     stamp = IMAGES / f"{archive}.inputs"
     key = hashlib.sha256(
         json.dumps([names, config]).encode() + b"".join(d for d, _ in files.values())
@@ -113,8 +118,8 @@ def _build(archive, names, files, config):
     write(stamp, key)
 
 
-def ensure_images():
-    """The archives every node imports; returns their file names."""
+def ensure_images() -> None:
+    """The archives every node imports."""
     IMAGES.mkdir(parents=True, exist_ok=True)
     path_env = ["PATH=/usr/local/bin:/usr/bin:/bin"]
     _build(
@@ -138,4 +143,3 @@ def ensure_images():
             "Labels": {"version": PAUSE_VERSION},
         },
     )
-    return ["kube-scheduler.tar", "pause.tar"]

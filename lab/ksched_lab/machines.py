@@ -1,13 +1,17 @@
 """The lab's machines (masters and nodes): Debian systemd hosts booted with systemd-nspawn, each on
 its own overlay of one rootfs (its "disk"), on the lab bridge, reachable over SSH with pinned keys.
 
-A machine keeps its disk across power-off, `lab down` and reboots, like a real host; `reinstall`
-gives it a fresh one.
+A machine keeps its disk across power-off, `lab down` and reboots, like a real host;
+`rebuild-master` gives a master a fresh one (docs/sources.md#lab-masters).
 """
+
+from __future__ import annotations
 
 import os
 import shutil
 import signal
+from collections.abc import Sequence
+from pathlib import Path
 
 from ksched_lab.settings import (
     BRIDGE,
@@ -40,12 +44,12 @@ from ksched_lab.util import (
 ALL = [(n, ip) for n, ip in MASTERS] + [(n, ip) for n, ip, _ in NODES]
 
 
-def machine_dirs(name):
+def machine_dirs(name: str) -> tuple[Path, Path, Path, Path]:
     d = MACHINES / name
     return d, d / "upper", d / "work", d / "root"
 
 
-def mount_overlay(upper, work, root, lower):
+def mount_overlay(upper: Path, work: Path, root: Path, lower: str | Path) -> None:
     run(
         [
             "mount",
@@ -59,9 +63,9 @@ def mount_overlay(upper, work, root, lower):
     )
 
 
-def install_disk(name, ip, keep_disk=True, extra=None):
-    """Mount the machine's disk; install a fresh one (identity, network, sshd, lab CA, then
-    `extra(root)`) when it has none or `keep_disk` is false. Returns the root directory."""
+def install_disk(name: str, ip: str, keep_disk: bool = True) -> Path:
+    """Mount the machine's disk; install a fresh one (identity, network, sshd, lab CA) when it has
+    none or `keep_disk` is false. Returns the root directory."""
     d, upper, work, root = machine_dirs(name)
     installed = d / ".installed"
     if keep_disk and installed.exists():
@@ -103,17 +107,15 @@ def install_disk(name, ip, keep_disk=True, extra=None):
     write(root / "root/.ssh/authorized_keys", (SSH / "id_ed25519.pub").read_text(), mode=0o600)
     # the lab CA, for checks from inside a machine (the project installs its own copy)
     write(root / "etc/ksched-lab/ca.crt", (PKI / "ca.crt").read_text())
-    if extra is not None:
-        extra(root)
     installed.write_text(f"{lower}\n")
     return root
 
 
-def is_up(name):
+def is_up(name: str) -> bool:
     return read_pid(f"nspawn-{name}") is not None
 
 
-def boot_argv(name, extra_args=()):
+def boot_argv(name: str, extra_args: Sequence[str] = ()) -> list[str]:
     root = machine_dirs(name)[3]
     return [
         shutil.which("systemd-nspawn") or "/usr/bin/systemd-nspawn",
@@ -132,32 +134,28 @@ def boot_argv(name, extra_args=()):
     ]
 
 
-def boot(name, extra_args=()):
+def boot(name: str, extra_args: Sequence[str] = ()) -> None:
     start(f"nspawn-{name}", boot_argv(name, extra_args))
 
 
-def runs_as_booted(name, extra_args=()):
+def runs_as_booted(name: str, extra_args: Sequence[str] = ()) -> bool:
     """Up, and booted with these arguments (a node's bind-mounted binaries name their version)."""
     return running_as(f"nspawn-{name}", boot_argv(name, extra_args)) is not None
 
 
-def ssh_ok(ip):
+def ssh_ok(ip: str) -> bool:
     if not tcp_open(ip, 22):
         return False
     return run(ssh_cmd(ip, "true"), check=False, timeout=15).returncode == 0
 
 
-def wait_ssh(name, ip, timeout=90):
+def wait_ssh(name: str, ip: str) -> None:
     wait_for(
-        f"sshd on {name} ({ip})",
-        lambda: ssh_ok(ip),
-        timeout,
-        interval=0.5,
-        logfile=LOGS / f"nspawn-{name}.log",
+        f"sshd on {name} ({ip})", lambda: ssh_ok(ip), 90, interval=0.5, logfile=LOGS / f"nspawn-{name}.log"
     )
 
 
-def power_off(name):
+def power_off(name: str) -> None:
     """An orderly halt (SIGTERM to systemd-nspawn); the disk is kept."""
     pid = read_pid(f"nspawn-{name}")
     if pid:

@@ -1,11 +1,13 @@
 """The "bare-metal" masters: plain Debian systemd hosts (machines.py) the project deploys to."""
 
+from __future__ import annotations
+
 from ksched_lab.machines import boot, install_disk, is_up, power_off, wait_ssh
 from ksched_lab.settings import API_URL, MASTERS
 from ksched_lab.util import die, log, run, ssh_cmd
 
 
-def ensure_masters():
+def ensure_masters() -> None:
     for n, ip in MASTERS:
         if not is_up(n):
             log(f"booting {n} ({ip})")
@@ -23,12 +25,7 @@ def ensure_masters():
             die(f"{n} cannot reach {API_URL}/healthz: {p.stdout}{p.stderr}")
 
 
-def cmd_stop_master(name):
-    """Power a master off (an outage); its disk is kept for start-master."""
-    power_off(name)
-
-
-def cmd_start_master(name):
+def cmd_start_master(name: str) -> None:
     """Boot a master that stop-master powered off, with the disk it had."""
     ip = dict(MASTERS)[name]
     if not is_up(name):
@@ -38,7 +35,7 @@ def cmd_start_master(name):
     wait_ssh(name, ip)
 
 
-def cmd_rebuild_master(name):
+def cmd_rebuild_master(name: str) -> None:
     """Reinstall a master: power it off, give it a fresh disk (nothing of ours on it), boot it."""
     power_off(name)
     ip = dict(MASTERS)[name]

@@ -18,19 +18,20 @@ from ksched_lab.settings import (
     SSH,
 )
 from ksched_lab.util import log, run, write
+from plumbing.kubeconfig import kubeconfig
+from plumbing.ssh import known_hosts_line
 
 
-# ----------------------------------------------------------------------- PKI
-def openssl(*args, input=None):
-    return run(["openssl", *args], input=input)
+def openssl(*args: object) -> None:
+    run(["openssl", *args])
 
 
-def ensure_ca():
+def ensure_ca() -> None:
     PKI.mkdir(parents=True, exist_ok=True)
     os.chmod(PKI, 0o700)
     if (PKI / "ca.crt").exists() and (PKI / "ca.key").exists():
         return
-    log("creating lab CA (.lab/pki/ca.crt)")
+    log(f"creating lab CA ({PKI / 'ca.crt'})")
     openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", PKI / "ca.key")
     openssl(
         "req",
@@ -53,7 +54,7 @@ def ensure_ca():
     os.chmod(PKI / "ca.key", 0o600)
 
 
-def ensure_cert(name, subj, server_sans=None, client=True):
+def ensure_cert(name: str, subj: str, server_sans: list[str] | None = None, client: bool = True) -> None:
     crt, key = PKI / f"{name}.crt", PKI / f"{name}.key"
     if crt.exists() and key.exists():
         return
@@ -93,31 +94,30 @@ def ensure_cert(name, subj, server_sans=None, client=True):
     extfile.unlink()
 
 
-def kubeconfig(path, user, crt, key, server=API_URL):
-    import base64
-
-    def b64(p):
-        return base64.b64encode(Path(p).read_bytes()).decode()
-
-    # JSON is valid YAML: no PyYAML needed
-    cfg = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "preferences": {},
-        "clusters": [
-            {
-                "name": "ksched-lab",
-                "cluster": {"server": server, "certificate-authority-data": b64(PKI / "ca.crt")},
-            }
-        ],
-        "users": [{"name": user, "user": {"client-certificate-data": b64(crt), "client-key-data": b64(key)}}],
-        "contexts": [{"name": "ksched-lab", "context": {"cluster": "ksched-lab", "user": user}}],
-        "current-context": "ksched-lab",
-    }
-    write(path, json.dumps(cfg, indent=2) + "\n", mode=0o600)
+def kubeconfig_json(user: str, crt: Path, key: Path) -> str:
+    """A kubeconfig with embedded credentials, as JSON (which is YAML: no PyYAML here)."""
+    cfg = kubeconfig(
+        cluster="ksched-lab",
+        server=API_URL,
+        ca_pem=(PKI / "ca.crt").read_bytes(),
+        user=user,
+        client_cert_pem=crt.read_bytes(),
+        client_key_pem=key.read_bytes(),
+        context="ksched-lab",
+    )
+    # admin.kubeconfig is an input of the dev stack's Kubernetes provider: the same bytes as the
+    # lab has always written (key order included), or a deployed stack would see a change
+    cluster = cfg["clusters"][0]["cluster"]
+    cfg["clusters"][0]["cluster"] = {k: cluster[k] for k in ("server", "certificate-authority-data")}
+    order = ("apiVersion", "kind", "preferences", "clusters", "users", "contexts", "current-context")
+    return json.dumps({k: cfg[k] for k in order}, indent=2) + "\n"
 
 
-def ensure_pki():
+def write_kubeconfig(path: Path, user: str, crt: Path, key: Path) -> None:
+    write(path, kubeconfig_json(user, crt, key), mode=0o600)
+
+
+def ensure_pki() -> None:
     ensure_ca()
     sans = [
         f"IP:{HOST_IP}",
@@ -137,14 +137,14 @@ def ensure_pki():
         openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", PKI / "sa.key")
         os.chmod(PKI / "sa.key", 0o600)
         openssl("ec", "-in", PKI / "sa.key", "-pubout", "-out", PKI / "sa.pub")
-    kubeconfig(ADMIN_KUBECONFIG, "ksched-lab-admin", PKI / "admin.crt", PKI / "admin.key")
-    kubeconfig(
+    write_kubeconfig(ADMIN_KUBECONFIG, "ksched-lab-admin", PKI / "admin.crt", PKI / "admin.key")
+    write_kubeconfig(
         RUN / "kube-controller-manager.kubeconfig",
         "system:kube-controller-manager",
         PKI / "kube-controller-manager.crt",
         PKI / "kube-controller-manager.key",
     )
-    kubeconfig(RUN / "kwok.kubeconfig", "ksched-lab-kwok", PKI / "kwok.crt", PKI / "kwok.key")
+    write_kubeconfig(RUN / "kwok.kubeconfig", "ksched-lab-kwok", PKI / "kwok.crt", PKI / "kwok.key")
     # kubectl logs/exec: the API server's client certificate towards the kubelets
     ensure_cert("apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client")
     # real nodes: the kubelet's identity (Node authorizer) and serving certificate, kube-proxy's
@@ -154,8 +154,7 @@ def ensure_pki():
         ensure_cert(f"{name}-serving", f"/CN={name}", server_sans=[f"IP:{ip}", f"DNS:{name}"], client=False)
 
 
-# ----------------------------------------------------------------------- SSH
-def ensure_ssh_keys():
+def ensure_ssh_keys() -> None:
     SSH.mkdir(parents=True, exist_ok=True)
     os.chmod(SSH, 0o700)
     if not (SSH / "id_ed25519").exists():
@@ -181,6 +180,6 @@ def ensure_ssh_keys():
             )
         if not (d / "machine-id").exists():
             write(d / "machine-id", os.urandom(16).hex() + "\n")
-        kt, kb = (d / "ssh_host_ed25519_key.pub").read_text().split()[:2]
-        lines.append(f"{name},{ip} {kt} {kb}")
+        key_type, key = (d / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+        lines.append(known_hosts_line(f"{name},{ip}", 22, f"{key_type} {key}"))
     write(KNOWN_HOSTS, "\n".join(lines) + "\n")

@@ -1,5 +1,7 @@
 """What the lab needs on this machine before it starts: Debian tools, built binaries, rootfs."""
 
+from __future__ import annotations
+
 import os
 import shutil
 import subprocess
@@ -15,8 +17,7 @@ from ksched_lab.settings import (
 from ksched_lab.util import die, log, run
 
 
-# ------------------------------------------------------------- prerequisites
-def ensure_tools():
+def ensure_tools() -> None:
     need = {
         "openssl": "openssl",
         "ssh": "openssh-client",
@@ -37,7 +38,7 @@ def ensure_tools():
             run(["apt-get", "install", "-y", *missing], env=env, timeout=600)
 
 
-def ensure_built():
+def ensure_built() -> None:
     """lab/build.sh and lab/rootfs.sh: both rebuild only what is missing or out of date."""
     env = dict(
         os.environ,
@@ -49,6 +50,8 @@ def ensure_built():
     )
     for script in ("build.sh", "rootfs.sh"):
         p = subprocess.run(["bash", str(LAB_SRC / script)], env=env, stdout=subprocess.PIPE, text=True)
-        print("\n".join(line for line in p.stdout.splitlines() if "present" not in line), flush=True)
+        for line in p.stdout.splitlines():
+            if "present" not in line:
+                print(line, flush=True)
         if p.returncode != 0:
             die(f"lab/{script} failed")

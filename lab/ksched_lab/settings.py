@@ -14,7 +14,7 @@ CACHE = Path(
 DEFAULT_K8S_VERSION = "v1.37.2"  # the newest release the Go module proxy serves
 
 
-def _k8s_version():
+def _k8s_version() -> str:
     """K8S_VERSION if given; else the version this lab's cluster runs; else the newest."""
     if os.environ.get("K8S_VERSION"):
         return "v" + os.environ["K8S_VERSION"].removeprefix("v")
@@ -100,4 +100,5 @@ CLUSTER_ID = LAB / "cluster-ca.sha256"
 CLUSTER_VERSION = LAB / "cluster-version"  # the Kubernetes version its API server last ran
 ADMIN_KUBECONFIG = LAB / "admin.kubeconfig"
 KNOWN_HOSTS = SSH / "known_hosts"
+NODE_SYSCTLS_SAVED = RUN / "sysctl-before-nodes.json"  # this machine's values, for down
 FACTS = LAB / "facts.json"

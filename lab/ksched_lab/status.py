@@ -1,5 +1,7 @@
 """`lab.sh status`: what runs and how healthy it is."""
 
+from __future__ import annotations
+
 import json
 
 from ksched_lab.control_plane import apiserver_ready
@@ -8,7 +10,7 @@ from ksched_lab.settings import API_URL, KNOWN_HOSTS, LAB, PKI
 from ksched_lab.util import kubectl, read_pid, run, ssh_cmd
 
 
-def cmd_status():
+def cmd_status() -> int:
     rc = 0
     print(f"lab dir: {LAB}")
     for name in ("etcd", "kube-apiserver", "kube-controller-manager", "kwok"):
@@ -65,13 +67,13 @@ def cmd_status():
     return rc
 
 
-def parse_cpu(v):
-    v = str(v)
+def parse_cpu(quantity: object) -> int:
+    v = str(quantity)
     return int(v[:-1]) if v.endswith("m") else int(float(v) * 1000)
 
 
-def parse_mem(v):
-    v = str(v)
+def parse_mem(quantity: object) -> int:
+    v = str(quantity)
     units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "k": 10**3, "M": 10**6, "G": 10**9}
     for u, m in units.items():
         if v.endswith(u):

@@ -1,5 +1,7 @@
 """Stopping the lab and checking that nothing of it is left."""
 
+from __future__ import annotations
+
 import contextlib
 import os
 import shutil
@@ -8,7 +10,7 @@ import time
 from pathlib import Path
 
 from ksched_lab.machines import ALL
-from ksched_lab.nodes import node_leftovers, remove_cgroups, restore_sysctls, stop_nodes
+from ksched_lab.node_teardown import node_leftovers, remove_cgroups, restore_sysctls, stop_nodes
 from ksched_lab.settings import BRIDGE, CLUSTER_ID, CLUSTER_VERSION, ETCD_DATA, LAB, MACHINES, NODE_STATE, RUN
 from ksched_lab.util import (
     cmdline,
@@ -36,10 +38,10 @@ LAB_PROGRAMS = {
 }
 
 
-def lab_processes():
+def lab_processes() -> dict[int, str]:
     """pids of processes that belong to this lab: recorded pids plus any LAB_PROGRAMS process whose
     command line refers to the lab state dir (e.g. a kube-scheduler a test started with a .lab config)."""
-    pids = {}
+    pids: dict[int, str] = {}
     if RUN.exists():
         for f in RUN.glob("*.pid"):
             pid = read_pid(f.stem)
@@ -61,10 +63,10 @@ def lab_processes():
     return pids
 
 
-def cmd_down():
+def cmd_down() -> None:
     if os.geteuid() != 0:
         die("lab/lab.sh down needs root")
-    stopped = [pid for pid in lab_processes()]
+    stopped = list(lab_processes())
     # nodes first: their containers are killed (a pod's PID 1 may ignore SIGTERM), then they
     # power off like the masters; their cgroups and sysctls are given back
     stop_nodes()
@@ -110,11 +112,14 @@ def cmd_down():
     log(f"lab down: no lab process, mount or link left (kept in {LAB}: {kept})")
 
 
-def remove_mounts_and_links():
-    """Mounts under the lab dir (deepest first), the masters' links and the bridge."""
+def lab_mounts() -> list[str]:
     with open("/proc/self/mounts") as f:
-        mps = [line.split()[1] for line in f if line.split()[1].startswith(str(LAB) + "/")]
-    for mp in sorted(mps, key=len, reverse=True):
+        return [line.split()[1] for line in f if line.split()[1].startswith(str(LAB) + "/")]
+
+
+def remove_mounts_and_links() -> None:
+    """Mounts under the lab dir (deepest first), the machines' links and the bridge."""
+    for mp in sorted(lab_mounts(), key=len, reverse=True):
         log(f"unmounting {mp}")
         if run(["umount", mp], check=False).returncode != 0:
             run(["umount", "-l", mp], check=False)
@@ -133,13 +138,12 @@ def remove_mounts_and_links():
             remove_cgroup_tree(h / d)
 
 
-def verify_clean():
+def verify_clean() -> None:
     problems = []
     left = lab_processes()
     if left:
         problems.append(f"processes: {left}")
-    with open("/proc/self/mounts") as f:
-        mps = [line.split()[1] for line in f if line.split()[1].startswith(str(LAB) + "/")]
+    mps = lab_mounts()
     if mps:
         problems.append(f"mounts: {mps}")
     ours = {BRIDGE} | {f"vb-{n}" for n, _ in ALL}
@@ -151,7 +155,7 @@ def verify_clean():
         die("left behind: " + "; ".join(problems))
 
 
-def cmd_crash():
+def cmd_crash() -> None:
     """A power loss, as a reboot leaves the lab: every process killed at once (masters included,
     nothing shut down cleanly), mounts and links gone, stale pid files; data and disks on disk."""
     if os.geteuid() != 0:
@@ -172,7 +176,7 @@ def cmd_crash():
     verify_clean()
 
 
-def cmd_reset():
+def cmd_reset() -> None:
     """`down`, then wipe the cluster and the masters' disks: the next `up` starts a new cluster."""
     cmd_down()
     for d in (MACHINES, NODE_STATE, ETCD_DATA, CLUSTER_ID, CLUSTER_VERSION):

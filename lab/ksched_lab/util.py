@@ -1,5 +1,7 @@
 """Process, file, HTTP and command helpers shared by the lab's parts."""
 
+from __future__ import annotations
+
 import contextlib
 import json
 import os
@@ -10,53 +12,52 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from ksched_lab.settings import ADMIN_KUBECONFIG, K8S_BIN, KNOWN_HOSTS, LAB, LOGS, RUN, SSH
+from plumbing.ssh import ssh_argv
 
-# ----------------------------------------------------------------- helpers
 T0 = time.monotonic()
 
 
-def log(msg):
+def log(msg: str) -> None:
     print(f"==> {msg}  [{time.monotonic() - T0:5.1f}s]", flush=True)
 
 
-def info(msg):
+def info(msg: str) -> None:
     print(f"    {msg}", flush=True)
 
 
-def die(msg):
+def die(msg: str) -> NoReturn:
     print(f"lab: ERROR: {msg}", file=sys.stderr, flush=True)
     sys.exit(1)
 
 
-def run(cmd, check=True, capture=True, input=None, timeout=120, env=None):
-    cmd = [str(c) for c in cmd]
-    p = subprocess.run(
-        cmd,
-        input=input,
-        text=True,
-        timeout=timeout,
-        env=env,
-        stdout=subprocess.PIPE if capture else None,
-        stderr=subprocess.PIPE if capture else None,
-    )
+def run(
+    cmd: Sequence[object],
+    check: bool = True,
+    input: str | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    argv = [str(c) for c in cmd]
+    p = subprocess.run(argv, input=input, text=True, timeout=timeout, env=env, capture_output=True)
     if check and p.returncode != 0:
-        out, err = (p.stdout or "")[-2000:], (p.stderr or "")[-2000:]
-        die(f"{' '.join(cmd)} failed (rc={p.returncode}):\n{out}{err}")
+        die(f"{' '.join(argv)} failed (rc={p.returncode}):\n{p.stdout[-2000:]}{p.stderr[-2000:]}")
     return p
 
 
-def tail(path, n=30):
+def tail(path: Path, n: int = 30) -> str:
     try:
-        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-n:])
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
     except OSError:
         return ""
 
 
-def write(path, text, mode=0o644):
-    path = Path(path)
+def write(path: Path, text: str, mode: int = 0o644) -> None:
+    """Atomically: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
@@ -64,7 +65,7 @@ def write(path, text, mode=0o644):
     os.replace(tmp, path)
 
 
-def pid_alive(pid):
+def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
             state = f.read().rsplit(")", 1)[1].split()[0]
@@ -73,19 +74,19 @@ def pid_alive(pid):
         return False
 
 
-def cmdline(pid):
+def cmdline(pid: int) -> list[bytes]:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return []
 
 
-def read_pid(name):
+def read_pid(name: str) -> int | None:
     try:
         pid = int((RUN / f"{name}.pid").read_text().strip())
     except (OSError, ValueError):
         return None
-    # guard against pid reuse: the process must still be the binary we started
+    # pid reuse: the process must still be the binary we started
     exe = RUN / f"{name}.exe"
     want = exe.read_text().strip() if exe.exists() else None
     args = cmdline(pid)
@@ -94,31 +95,31 @@ def read_pid(name):
     return None
 
 
-def start(name, argv, env=None):
+def start(name: str, argv: Sequence[object], env: dict[str, str] | None = None) -> int:
     """Start a background process in its own session; log to .lab/logs/NAME.log."""
     LOGS.mkdir(parents=True, exist_ok=True)
     RUN.mkdir(parents=True, exist_ok=True)
-    logf = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child, closed below
-    logf.write(f"\n---- {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(map(str, argv))}\n".encode())
-    logf.flush()
-    p = subprocess.Popen(
-        [str(a) for a in argv],
-        stdin=subprocess.DEVNULL,
-        stdout=logf,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        close_fds=True,
-        env=env,
-        cwd=str(LAB),
-    )
-    logf.close()
+    args = [str(a) for a in argv]
+    with open(LOGS / f"{name}.log", "ab") as logf:
+        logf.write(f"\n---- {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(args)}\n".encode())
+        logf.flush()
+        p = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env=env,
+            cwd=str(LAB),
+        )
     write(RUN / f"{name}.pid", f"{p.pid}\n")
-    write(RUN / f"{name}.exe", f"{argv[0]}\n")
-    write(RUN / f"{name}.argv", json.dumps([str(a) for a in argv]) + "\n")
+    write(RUN / f"{name}.exe", f"{args[0]}\n")
+    write(RUN / f"{name}.argv", json.dumps(args) + "\n")
     return p.pid
 
 
-def running_as(name, argv):
+def running_as(name: str, argv: Sequence[object]) -> int | None:
     """pid of `name` if it runs with exactly `argv` (a new version or flag means a restart)."""
     pid = read_pid(name)
     try:
@@ -128,7 +129,7 @@ def running_as(name, argv):
     return pid if pid and same else None
 
 
-def stop_pid(pid, name, sig=signal.SIGTERM, timeout=20.0):
+def stop_pid(pid: int, name: str, sig: signal.Signals | None = signal.SIGTERM, timeout: float = 20.0) -> None:
     """Send sig (None: already signalled, just wait), wait up to timeout, then SIGKILL."""
     if not pid_alive(pid):
         return
@@ -153,14 +154,16 @@ def stop_pid(pid, name, sig=signal.SIGTERM, timeout=20.0):
     reap(pid)
 
 
-def reap(pid):
+def reap(pid: int) -> None:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 
 
-def wait_for(what, fn, timeout, interval=0.5, logfile=None):
+def wait_for(
+    what: str, fn: Callable[[], object], timeout: float, interval: float = 0.5, logfile: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
-    last = None
+    last: Exception | None = None
     while time.monotonic() < deadline:
         try:
             if fn():
@@ -174,71 +177,54 @@ def wait_for(what, fn, timeout, interval=0.5, logfile=None):
     die(msg)
 
 
-def https_get(url, cafile=None, timeout=3.0):
+def http_ok(url: str, cafile: Path | None = None) -> bool:
+    """GET url answers 200 (https verified with cafile when given)."""
     ctx = ssl.create_default_context(cafile=str(cafile)) if cafile else ssl._create_unverified_context()
-    with urllib.request.urlopen(url, context=ctx, timeout=timeout) as r:
-        return r.status, r.read().decode(errors="replace")
-
-
-def http_ok(url, cafile=None):
     try:
-        status, _ = https_get(url, cafile)
-        return status == 200
+        with urllib.request.urlopen(url, context=ctx, timeout=3.0) as r:
+            return bool(r.status == 200)
     except Exception:
         return False
 
 
-def tcp_open(host, port, timeout=1.0):
+def tcp_open(host: str, port: int) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=1.0):
             return True
     except OSError:
         return False
 
 
-def kubectl(*args, input=None, check=True, timeout=60):
+def kubectl(*args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     return run(
-        [K8S_BIN / "kubectl", "--kubeconfig", ADMIN_KUBECONFIG, *args],
-        input=input,
-        check=check,
-        timeout=timeout,
+        [K8S_BIN / "kubectl", "--kubeconfig", ADMIN_KUBECONFIG, *args], input=input, check=check, timeout=60
     )
 
 
-def ssh_cmd(ip, *remote):
-    return [
-        "ssh",
-        "-i",
-        SSH / "id_ed25519",
-        "-o",
-        f"UserKnownHostsFile={KNOWN_HOSTS}",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "ConnectTimeout=3",
-        "-o",
-        "LogLevel=ERROR",
-        f"root@{ip}",
-        *remote,
-    ]
+def ssh_cmd(ip: str, *remote: str) -> list[str]:
+    """root@ip with the lab's key, trusting only the lab's pinned host keys."""
+    return ssh_argv(
+        ip,
+        known_hosts=KNOWN_HOSTS,
+        identity=SSH / "id_ed25519",
+        connect_timeout=3,
+        attempts=1,  # callers poll or check reachability first
+        remote=remote,
+    )
 
 
-# ------------------------------------------------------------------- network
-def link_exists(name):
+def link_exists(name: str) -> bool:
     return Path(f"/sys/class/net/{name}").exists()
 
 
-# ------------------------------------------------------------------- masters
-def mounted(path):
-    path = str(path)
+def mounted(path: Path) -> bool:
     with open("/proc/self/mounts") as f:
-        return any(line.split()[1] == path for line in f)
+        return any(line.split()[1] == str(path) for line in f)
 
 
-def descendants(pid):
-    children = {}
+def descendants(pid: int | None) -> list[int]:
+    """Every descendant of pid; its own children come first."""
+    children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -246,7 +232,8 @@ def descendants(pid):
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
+    out: list[int] = []
+    todo = [pid] if pid is not None else []
     while todo:
         kids = children.get(todo.pop(), [])
         out += kids
@@ -254,7 +241,7 @@ def descendants(pid):
     return out
 
 
-def remove_cgroup_tree(top):
+def remove_cgroup_tree(top: Path) -> list[str]:
     """rmdir a cgroup and everything below it, deepest first; returns what could not go."""
     if not top.is_dir():
         return []
