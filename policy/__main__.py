@@ -13,12 +13,14 @@ so an SDK that renamed them fails loudly instead of silently passing everything.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import rules
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import (
     EnforcementLevel,
     PolicyPack,
@@ -30,6 +32,13 @@ from pulumi_policy import (
 )
 from pulumi_policy import policy as _sdk
 
+# The engine puts only the pack's own directory on sys.path; rules.py and the pack's name take
+# plumbing/ from the repository root, added last so that it shadows no installed module.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+import rules
+
+from plumbing.project import PROJECT
+
 _Servicer: Any = getattr(_sdk, "_PolicyAnalyzerServicer", None)
 for _name in ("Analyze", "AnalyzeStack", "ConfigureStack"):
     if _Servicer is None or not callable(getattr(_Servicer, _name, None)):
@@ -38,20 +47,32 @@ for _name in ("Analyze", "AnalyzeStack", "ConfigureStack"):
             "pulumi-policy 1.21.0 (policy/requirements.txt)"
         )
 
+# Decoded properties (rules.decode): plain JSON data with `rules.Secret` wrappers.
+Props = dict[str, Any]
+# The SDK's handlers, called as plain functions of (servicer, request, gRPC context).
+Analyze = Callable[[object, analyzer_pb2.AnalyzeRequest, object], analyzer_pb2.AnalyzeResponse]
+AnalyzeStack = Callable[[object, analyzer_pb2.AnalyzeStackRequest, object], analyzer_pb2.AnalyzeResponse]
+ConfigureStack = Callable[
+    [object, analyzer_pb2.AnalyzerStackConfigureRequest, object], analyzer_pb2.AnalyzerStackConfigureResponse
+]
+
 _lock = threading.Lock()
-_inputs: dict[str, Any] = {}  # URN -> raw inputs, while Analyze runs for it
-_outputs: dict[str, Any] = {}  # URN -> raw outputs, while AnalyzeStack runs
+_inputs: dict[str, Props] = {}  # URN -> raw inputs, while Analyze runs for it
+_outputs: dict[str, Props] = {}  # URN -> raw outputs, while AnalyzeStack runs
 _stack: dict[str, str] = {}
 if os.environ.get("PULUMI_STACK"):
     _stack["name"] = os.environ["PULUMI_STACK"]
 
 
-def _raw(message: Any) -> Any:
-    return rules.decode(json_format.MessageToDict(message))
+def _raw(message: struct_pb2.Struct) -> Props:
+    decoded: Props = rules.decode(json_format.MessageToDict(message))
+    return decoded
 
 
-def _wrap_analyze(orig: Callable[..., Any]) -> Callable[..., Any]:
-    def analyze(self: Any, request: Any, context: Any) -> Any:
+def _wrap_analyze(orig: Analyze) -> Analyze:
+    def analyze(
+        self: object, request: analyzer_pb2.AnalyzeRequest, context: object
+    ) -> analyzer_pb2.AnalyzeResponse:
         with _lock:
             _inputs[request.urn] = _raw(request.properties)
         try:
@@ -63,8 +84,10 @@ def _wrap_analyze(orig: Callable[..., Any]) -> Callable[..., Any]:
     return analyze
 
 
-def _wrap_analyze_stack(orig: Callable[..., Any]) -> Callable[..., Any]:
-    def analyze_stack(self: Any, request: Any, context: Any) -> Any:
+def _wrap_analyze_stack(orig: AnalyzeStack) -> AnalyzeStack:
+    def analyze_stack(
+        self: object, request: analyzer_pb2.AnalyzeStackRequest, context: object
+    ) -> analyzer_pb2.AnalyzeResponse:
         with _lock:
             for r in request.resources:
                 _outputs[r.urn] = _raw(r.properties)
@@ -78,8 +101,10 @@ def _wrap_analyze_stack(orig: Callable[..., Any]) -> Callable[..., Any]:
     return analyze_stack
 
 
-def _wrap_configure_stack(orig: Callable[..., Any]) -> Callable[..., Any]:
-    def configure_stack(self: Any, request: Any, context: Any) -> Any:
+def _wrap_configure_stack(orig: ConfigureStack) -> ConfigureStack:
+    def configure_stack(
+        self: object, request: analyzer_pb2.AnalyzerStackConfigureRequest, context: object
+    ) -> analyzer_pb2.AnalyzerStackConfigureResponse:
         if request.stack:
             _stack["name"] = request.stack
         return orig(self, request, context)
@@ -92,13 +117,13 @@ _Servicer.AnalyzeStack = _wrap_analyze_stack(_Servicer.AnalyzeStack)
 _Servicer.ConfigureStack = _wrap_configure_stack(_Servicer.ConfigureStack)
 
 
-def _inputs_of(urn: str) -> dict[str, Any] | None:
+def _inputs_of(urn: str) -> Props | None:
     with _lock:
         return _inputs.get(urn)
 
 
 def _resource_policy(
-    name: str, description: str, check: Callable[[str, dict[str, Any]], list[str]]
+    name: str, description: str, check: Callable[[str, Props], list[str]]
 ) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         props = _inputs_of(args.urn)
@@ -128,7 +153,7 @@ def _validate_outputs(args: StackValidationArgs, report: ReportViolation) -> Non
 
 
 PolicyPack(
-    name="kube-scheduler",
+    name=PROJECT,
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=[
         _resource_policy(

@@ -1,11 +1,13 @@
 """The checks of the kube-scheduler policy pack, as pure functions of resource properties.
 
-Properties arrive as the engine sends them to an analyzer (`google.protobuf.Struct` as JSON): secret
-values wrapped in `{SIG_KEY: SECRET_SIG, "value": ...}`, unknown preview values as sentinel strings.
-`decode` turns that into plain data with `Secret` wrappers kept, so every rule can tell whether a
-value is a secret (pulumi-policy's own `args.props` has already dropped that bit).
+Properties arrive as the engine sends them to an analyzer (`google.protobuf.Struct` as JSON):
+secret values wrapped in `{SIG_KEY: SECRET_SIG, "value": ...}`, unknown preview values as sentinel
+strings (plumbing/pulumi_wire.py). `decode` turns that into plain data with `Secret` wrappers kept,
+so every rule can tell whether a value is a secret (pulumi-policy's own `args.props` has already
+dropped that bit).
 
-Nothing here imports pulumi-policy: the rules are tested directly from the project's venv.
+Nothing here imports pulumi-policy, only the standard library and plumbing/ (the repository root
+is on sys.path: __main__.py puts it there), so the rules are tested directly from the project's venv.
 Every check returns violation messages; a value that is unknown during preview is skipped (it is
 checked again at `up`, when it is known).
 """
@@ -19,20 +21,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Signatures of special values on the wire (sdk/go/common/resource/properties.go).
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-UNKNOWNS = frozenset(
-    {
-        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # boolean
-        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
-        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string
-        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
-        "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
-        "e48ece36-62e2-4504-bad9-02848725956a",  # archive
-        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
-    }
-)
+from plumbing.pulumi_wire import DYNAMIC_TYPE as DYNAMIC_TYPE
+from plumbing.pulumi_wire import PROVIDER_TYPE_PREFIX, UNKNOWNS, is_secret
 
 # Policy names (what a failing preview prints).
 KEY_MATERIAL = "key-material-must-be-secret"
@@ -44,9 +34,8 @@ RBAC_WILDCARDS = "rbac-no-wildcards"
 DEV_STACK = "dev"
 
 COMMAND_TYPES = frozenset({"command:remote:Command", "command:local:Command"})
-# Python dynamic providers (this project's `resourceBackend: builtin`): SSH commands and uploads
-# carry a snake_case `connection` ({host, port, user, private_key, host_key}).
-DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
+# Python dynamic providers (DYNAMIC_TYPE, this project's `resourceBackend: builtin`): SSH commands
+# and uploads carry a snake_case `connection` ({host, port, user, private_key, host_key}).
 REMOTE_TYPES = frozenset({"command:remote:Command", "command:remote:CopyToRemote", "command:remote:CopyFile"})
 TLS_KEY_OUTPUTS: Mapping[str, tuple[str, ...]] = {
     "tls:index/privateKey:PrivateKey": ("privateKeyPem", "privateKeyOpenssh", "privateKeyPemPkcs8"),
@@ -99,7 +88,7 @@ def decode(raw: Any) -> Any:
     if isinstance(raw, list):
         return [decode(v) for v in raw]
     if isinstance(raw, dict):
-        if raw.get(SIG_KEY) == SECRET_SIG:
+        if is_secret(raw):
             return Secret(decode(raw.get("value")))
         return {k: decode(v) for k, v in raw.items()}
     return raw
@@ -222,7 +211,7 @@ _ECHOED_OUTPUTS: Mapping[str, frozenset[str]] = {
 
 def output_key_material_violations(resource_type: str, outputs: Mapping[str, Any]) -> list[str]:
     """Outputs the provider computed (tls keys, command stdout, stack exports) must be secret."""
-    if resource_type.startswith("kubernetes:") or resource_type.startswith("pulumi:providers:"):
+    if resource_type.startswith("kubernetes:") or resource_type.startswith(PROVIDER_TYPE_PREFIX):
         return []
     skip = _ECHOED_OUTPUTS.get(resource_type, frozenset())
     out: list[str] = []

@@ -1,0 +1,8 @@
+"""This project's name in Pulumi: Pulumi.yaml's `name`, the prefix of every config key, part of
+every URN, and the name of its policy pack. Standard library only: the policy pack, which runs in
+its own venv without the program's packages, imports it too. (The component type tokens are
+components/steps.py's.)"""
+
+from __future__ import annotations
+
+PROJECT = "kube-scheduler"
