@@ -183,13 +183,7 @@ class Builtin:
     name = "builtin"
 
     def _connection(self, host: ResolvedHost) -> dict[str, Any]:
-        return {
-            "host": host.address,
-            "port": host.port,
-            "user": host.user,
-            "private_key": _private_key(host),
-            "host_key": host.host_key,
-        }
+        return {**builtin.connection(host), "private_key": _private_key(host)}
 
     def command(
         self,

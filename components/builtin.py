@@ -3,24 +3,23 @@ pulumi-command, as Python dynamic providers, for machines where those plugins ca
 (an offline toolchain whose Go module proxy does not serve their sources).
 
 They mirror the plugin resources' semantics that the components rely on:
-- `SshCommand` / `LocalCommand`: `create` runs on create, `update` (or `create`) when any input
-  changes, `delete` on delete; content over stdin; host key pinned (`ssh -o
-  StrictHostKeyChecking=yes` against a known_hosts of exactly that key).
+- `SshCommand`: `create` runs on create and again when any input changes, `delete` on delete;
+  content over stdin; the host key pinned (a known_hosts of exactly that key, nothing else
+  trusted: plumbing/ssh.py); without a connection it runs on this machine (render mode).
 - `SshUpload`: streams a local file to a path over SSH; re-uploads when `triggers` change.
 - `TlsCertificate`: key, CSR-equivalent subject/SANs and CA-signed certificate in one resource;
   replaced when an input changes or when inside the early-renewal window (like pulumi-tls).
 
-Secrets reach the providers as plain values, never on a command line; the private SSH key is
-written to a 0600 file in a private temporary directory for the duration of one `ssh` call.
+Secrets reach the providers as plain values, never on a command line; the private SSH key reaches
+ssh as an in-memory file (plumbing/memfile.py) for the duration of one call, never on disk.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
+import re
 import shlex
 import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,19 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-SSH_CONNECT_TIMEOUT_S = 10
-SSH_CONNECTION_ATTEMPTS = 3
-# A remote step must finish within this (the restart waits at most healthTimeoutSeconds).
-COMMAND_TIMEOUT_S = 900
+from components.config import ResolvedHost
+from plumbing.memfile import memfiles
+from plumbing.ssh import known_hosts_line, ssh_argv
+
+# A remote step must finish within this (a rollout waits at most twice healthTimeoutSeconds).
+COMMAND_TIMEOUT_S = 1800
+# What ssh itself says when it cannot run the command (not the remote side's output): the only
+# text a step that handles a secret ever shows.
+_SSH_OWN = re.compile(
+    r"ssh: |Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED|Permission denied \(|"
+    r"Connection (refused|timed out|closed by|reset)|No route to host|Could not resolve hostname|"
+    r"kex_exchange_identification|Too many authentication failures"
+)
 
 
 class RemoteCommandError(Exception):
@@ -42,63 +50,58 @@ class UnreachableError(RemoteCommandError):
     """ssh itself failed (exit 255): the host could not be reached or refused us."""
 
 
-def known_hosts_line(host: str, port: int, host_key: str) -> str:
-    """A known_hosts entry pinning `host_key` for host:port (OpenSSH's [host]:port form)."""
-    return f"{host if port == 22 else f'[{host}]:{port}'} {host_key}"
-
-
-def _ssh_argv(conn: dict[str, Any], workdir: Path) -> list[str]:
-    argv = [
-        "ssh",
-        "-p",
-        str(int(conn.get("port") or 22)),
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        f"ConnectTimeout={SSH_CONNECT_TIMEOUT_S}",
-        "-o",
-        f"ConnectionAttempts={SSH_CONNECTION_ATTEMPTS}",
-        "-o",
-        "ServerAliveInterval=10",
-        "-o",
-        "LogLevel=ERROR",
-    ]
-    host_key = conn.get("host_key")
-    if host_key:
-        known = workdir / "known_hosts"
-        known.write_text(known_hosts_line(conn["host"], int(conn.get("port") or 22), host_key) + "\n")
-        argv += ["-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes"]
-    else:  # only with bareMetal.insecureSkipHostKeyCheck (validated)
-        argv += ["-o", "UserKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=no"]
-    key = conn.get("private_key")
-    if key:
-        key_file = workdir / "id"
-        key_file.touch(mode=0o600)
-        key_file.write_text(key if key.endswith("\n") else key + "\n")
-        argv += ["-i", str(key_file), "-o", "IdentitiesOnly=yes"]
-    return [*argv, f"{conn.get('user') or 'root'}@{conn['host']}"]
-
-
 def _run(conn: dict[str, Any] | None, script: str, stdin: str | bytes | None, quiet: bool) -> str:
-    """Run `script` with sh over SSH (conn) or locally (conn None); return stdout."""
+    """Run `script` with sh over SSH (conn) or locally (conn None); return stdout. The private
+    key and the pinned host key reach ssh as in-memory files: nothing is written to disk."""
     data = stdin.encode() if isinstance(stdin, str) else (stdin or b"")
-    with tempfile.TemporaryDirectory(prefix="ksched-ssh-") as tmp:
-        os.chmod(tmp, 0o700)
-        if conn is None:
-            argv = ["sh", "-c", script]
-            where = "local"
-        else:
-            argv = [*_ssh_argv(conn, Path(tmp)), "sh -c " + shlex.quote(script)]
-            where = f"{conn.get('user') or 'root'}@{conn['host']}:{int(conn.get('port') or 22)}"
-        out = subprocess.run(argv, input=data, capture_output=True, timeout=COMMAND_TIMEOUT_S)
+    if conn is None:
+        out = subprocess.run(["sh", "-c", script], input=data, capture_output=True, timeout=COMMAND_TIMEOUT_S)
+        where = "local"
+    else:
+        port = int(conn.get("port") or 22)
+        user = conn.get("user") or "root"
+        where = f"{user}@{conn['host']}:{port}"
+        files: dict[str, bytes | str] = {}
+        if conn.get("host_key"):
+            files["known_hosts"] = known_hosts_line(conn["host"], port, conn["host_key"]) + "\n"
+        if conn.get("private_key"):
+            key = conn["private_key"]
+            files["id"] = key if key.endswith("\n") else key + "\n"
+        with memfiles(**files) as mem:
+            argv = ssh_argv(
+                conn["host"],
+                user=user,
+                port=port,
+                # None only with bareMetal.insecureSkipHostKeyCheck (validated)
+                known_hosts=Path(mem["known_hosts"][1]) if "known_hosts" in mem else None,
+                identity=Path(mem["id"][1]) if "id" in mem else None,
+                remote=["sh -c " + shlex.quote(script)],
+            )
+            fds = tuple(fd for fd, _ in mem.values())
+            out = subprocess.run(
+                argv, input=data, capture_output=True, timeout=COMMAND_TIMEOUT_S, pass_fds=fds
+            )
     stdout = out.stdout.decode(errors="replace")
     if out.returncode != 0:
         stderr = out.stderr.decode(errors="replace").strip()
+        if conn is not None and out.returncode == 255:
+            said = stderr if not quiet else "\n".join(ln for ln in stderr.splitlines() if _SSH_OWN.search(ln))
+            raise UnreachableError(f"{where}: unreachable: {said[-500:]}")
         detail = stderr[-1500:] if not quiet else "(output withheld: this step handles a secret)"
-        if conn is not None and out.returncode == 255:  # ssh's own failure: no secret can be in it
-            raise UnreachableError(f"{where}: unreachable: {stderr[-500:]}")
         raise RemoteCommandError(f"{where}: command failed (exit {out.returncode}): {detail}")
     return "" if quiet else stdout
+
+
+def connection(host: ResolvedHost) -> dict[str, Any]:
+    """How `_run` reaches `host` (plain values: the caller keeps the key secret)."""
+    key = host.private_key.get_secret_value() if host.private_key is not None else None
+    return {
+        "host": host.address,
+        "port": host.port,
+        "user": host.user,
+        "private_key": key,
+        "host_key": host.host_key,
+    }
 
 
 def observe(conn: dict[str, Any] | None, check: str) -> str:
@@ -106,7 +109,7 @@ def observe(conn: dict[str, Any] | None, check: str) -> str:
     return _run(conn, check, None, quiet=False).strip()
 
 
-_COMMAND_KEYS = ("connection", "create", "update", "delete", "stdin", "quiet", "check", "expected")
+_COMMAND_KEYS = ("connection", "create", "delete", "stdin", "quiet", "check", "expected")
 
 
 def _verified(props: dict[str, Any], outs: dict[str, Any]) -> dict[str, Any]:
@@ -154,8 +157,7 @@ class _CommandProvider(_HostReader):
         return DiffResult(changes=changes, replaces=[], delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        script = news.get("update") or news["create"]
-        stdout = _run(self._conn(news), script, news.get("stdin"), bool(news.get("quiet")))
+        stdout = _run(self._conn(news), news["create"], news.get("stdin"), bool(news.get("quiet")))
         return UpdateResult(outs=_verified(news, {**news, "stdout": stdout}))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -173,7 +175,6 @@ class SshCommand(Resource):
         name: str,
         connection: pulumi.Input[dict[str, Any]] | None,
         create: pulumi.Input[str],
-        update: pulumi.Input[str] | None = None,
         delete: pulumi.Input[str] | None = None,
         stdin: pulumi.Input[str] | None = None,
         quiet: bool = False,
@@ -188,7 +189,6 @@ class SshCommand(Resource):
             {
                 "connection": connection,
                 "create": create,
-                "update": update,
                 "delete": delete,
                 "stdin": stdin,
                 "quiet": quiet,

@@ -64,24 +64,13 @@ def host_problems(index: int, host: ResolvedHost, survey: Survey, owner: str) ->
     return problems
 
 
-def _connection(host: ResolvedHost) -> dict[str, object]:
-    key = host.private_key.get_secret_value() if host.private_key is not None else None
-    return {
-        "host": host.address,
-        "port": host.port,
-        "user": host.user,
-        "private_key": key,
-        "host_key": host.host_key,
-    }
-
-
 def survey_hosts(cfg: StackConfig, owner: str) -> tuple[list[Problem], list[str]]:
     """(problems, warnings) of every master, read over SSH in parallel (read-only)."""
     script = survey_script(cfg)
 
     def read(host: ResolvedHost) -> str | Exception:
         try:
-            return builtin.observe(_connection(host), script)
+            return builtin.observe(builtin.connection(host), script)
         except builtin.RemoteCommandError as e:
             return e
 

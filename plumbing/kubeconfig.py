@@ -25,11 +25,16 @@ def kubeconfig(
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": cluster, "cluster": {"certificate-authority-data": _b64(ca_pem), "server": server}}],
+        "clusters": [
+            {"name": cluster, "cluster": {"certificate-authority-data": _b64(ca_pem), "server": server}}
+        ],
         "users": [
             {
                 "name": user,
-                "user": {"client-certificate-data": _b64(client_cert_pem), "client-key-data": _b64(client_key_pem)},
+                "user": {
+                    "client-certificate-data": _b64(client_cert_pem),
+                    "client-key-data": _b64(client_key_pem),
+                },
             }
         ],
         "contexts": [{"name": context, "context": {"cluster": cluster, "user": user}}],

@@ -10,7 +10,8 @@ export KSCHED_REPO
 
 export KSCHED_CACHE="${KSCHED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ksched}"
 export PULUMI_HOME="${PULUMI_HOME:-$KSCHED_CACHE/pulumi-home}"
-KSCHED_PULUMI_VERSION=3.259.0
+# the CLI's version is pinned once, in scripts/toolchain/versions.sh (read here, not sourced)
+KSCHED_PULUMI_VERSION="$(sed -n 's/^PULUMI_VERSION=//p' "$KSCHED_REPO/scripts/toolchain/versions.sh")"
 KSCHED_TOOLCHAIN_BIN="$KSCHED_CACHE/toolchain/pulumi-$KSCHED_PULUMI_VERSION/bin"
 
 # toolchain bin dir and the project venv first (without duplicating entries)

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-HOST_TYPE = "kube-scheduler:baremetal:SchedulerHost"
-COMPONENT_PREFIX = "masters-"  # BareMetalSchedulers names each host component masters-<host>
+from components import steps as names
+
 _MARK = "@@ksched-check "
 
 
@@ -50,15 +50,15 @@ def steps_from_state(resources: Iterable[Mapping[str, Any]]) -> list[Step]:
     """Every recorded host check, with the URN of the step it belongs to."""
     resources = list(resources)
     urns = {r["urn"].rsplit("::", 1)[-1]: r["urn"] for r in resources}
-    steps: list[Step] = []
+    found: list[Step] = []
     for r in resources:
-        if r.get("type") != HOST_TYPE:
+        if r.get("type") != names.HOST_TYPE:
             continue
-        host = r["urn"].rsplit("::", 1)[-1].removeprefix(COMPONENT_PREFIX)
+        host = r["urn"].rsplit("::", 1)[-1].removeprefix(names.host_component(""))
         for name, c in sorted((r.get("outputs") or {}).get("checks", {}).items()):
             if name in urns:
-                steps.append(Step(host, name, urns[name], c["label"], c["script"], c["expected"]))
-    return steps
+                found.append(Step(host, name, urns[name], c["label"], c["script"], c["expected"]))
+    return found
 
 
 def batch_script(steps: Iterable[Step]) -> str:

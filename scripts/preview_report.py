@@ -15,22 +15,20 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+from components import steps
+from components.config import InstallPaths
+from components.render import master
+from plumbing.pulumi_wire import UNKNOWNS, is_secret
+
 SECRET, AFTER_APPLY = "[secret]", "(known after apply)"
-HOST_TYPE = "kube-scheduler:baremetal:SchedulerHost"
-MASTERS_TYPE = "kube-scheduler:baremetal:BareMetalSchedulers"
-# What the service reads; a change to any restarts it (components/scheduler_host.py).
-RESTART_TRIGGERS = ("binary", "ca", "cert", "config", "key", "kubeconfig", "unit")
-HOST_CHILD = re.compile(r"^(?P<host>.+?)-(?P<what>file-\w+|service|binary(?:-\w+)?|prepare)$")
+# What the service reads; a change to any makes its master restart (components/render/master.py).
+RESTART_TRIGGERS = frozenset(master.layout(InstallPaths()))
 OPS = {"create": "+", "update": "~", "replace": "+-", "create-replacement": "+-", "delete": "-"}
 MAX_DIFF_LINES = 40
 MAX_CHARS = 60000  # a GitHub comment holds 65536
@@ -58,7 +56,6 @@ class Preview:
     result: str = "failed"
     config: dict[str, str] = field(default_factory=dict)
     stack: str = "?"
-    masters_component: str = ""
 
 
 def read_events(lines: Iterator[str]) -> Preview:
@@ -70,8 +67,6 @@ def read_events(lines: Iterator[str]) -> Preview:
         if "resourcePreEvent" in event:
             m = event["resourcePreEvent"]["metadata"]
             p.stack = m["urn"].split(":")[2]  # urn:pulumi:<stack>::<project>::...
-            if m["type"] == MASTERS_TYPE:
-                p.masters_component = m["urn"].rsplit("::", 1)[-1]
             if m["op"] in ("same", "read", "refresh"):
                 continue
             inputs = [(m.get(side) or {}).get("inputs") or {} for side in ("old", "new")]
@@ -91,7 +86,7 @@ def read_events(lines: Iterator[str]) -> Preview:
 def leaves(value: Any, path: str = "") -> dict[str, Any]:
     """Flatten inputs to dotted paths; secrets and unknowns become markers."""
     if isinstance(value, dict):
-        if value.get(SIG_KEY) == SECRET_SIG:
+        if is_secret(value):
             return {path: SECRET}
         out: dict[str, Any] = {}
         for k, v in value.items():
@@ -103,7 +98,7 @@ def leaves(value: Any, path: str = "") -> dict[str, Any]:
         for i, v in enumerate(value):
             out |= leaves(v, f"{path}[{i}]")
         return out
-    return {path: AFTER_APPLY if value == UNKNOWN else value}
+    return {path: AFTER_APPLY if value in UNKNOWNS else value}
 
 
 def changed_values(step: Step) -> list[tuple[str, Any, Any]]:
@@ -130,19 +125,18 @@ def render_change(path: str, old: Any, new: Any) -> str:
 
 def masters(p: Preview) -> dict[str, tuple[str, list[str]]]:
     """master -> (what happens, the triggers that changed)."""
-    prefix = f"{p.masters_component}-"  # hosts are named <BareMetalSchedulers name>-<master>
-    by_host: dict[str, list[Step]] = {}
+    by_host: dict[str, list[tuple[Step, str]]] = {}
     for step in p.steps:
-        m = HOST_CHILD.match(step.name)
-        if f"{HOST_TYPE}$" in step.urn and m:
-            by_host.setdefault(m["host"].removeprefix(prefix), []).append(step)
+        found = steps.parse_step(step.name)
+        if f"{steps.HOST_TYPE}$" in step.urn and found:
+            by_host.setdefault(found[0], []).append((step, found[1]))
     out = {}
-    for host, steps in sorted(by_host.items()):
-        ops = {s.op for s in steps}
-        whats = {HOST_CHILD.match(s.name)["what"] for s in steps}  # type: ignore[index]
+    for host, host_steps in sorted(by_host.items()):
+        ops = {s.op for s, _ in host_steps}
+        whats = {what for _, what in host_steps}
         reasons = sorted(
             {w.removeprefix("file-") for w in whats if w.removeprefix("file-") in RESTART_TRIGGERS}
-            | ({"binary"} if any(w.startswith("binary") for w in whats) else set())
+            | ({"binary"} if any(w.startswith(steps.BINARY) for w in whats) else set())
         )
         if ops == {"create"}:
             out[host] = ("installed and started (new master)", reasons)

@@ -11,10 +11,10 @@ import datetime as dt
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 # The project (Pulumi.yaml, Pulumi.<stack>.yaml): the repository, or another copy of it (tests).
 PROJECT_DIR = Path(os.environ.get("KSCHED_PROJECT_DIR", ROOT)).resolve()
 
-from components.builtin import known_hosts_line  # noqa: E402
+from components.builtin import RemoteCommandError, connection, observe  # noqa: E402
 from components.config import (  # noqa: E402
     PROJECT,
     ConfigError,
@@ -38,9 +38,12 @@ from components.config import (  # noqa: E402
     load_config,
     project_values,
 )
+from components.hostscripts import SERVICE  # noqa: E402
 from components.render import master  # noqa: E402
 from components.render.cluster_objects import SAMPLE_NAMESPACE, sample_pod_name  # noqa: E402
+from components.render.master import DEFAULT_LEASE, health_url  # noqa: E402
 from components.stack import program  # noqa: E402
+from plumbing.memfile import memfiles  # noqa: E402
 from scripts import host_state, leftovers  # noqa: E402
 
 # Every preview and up is checked by the project's policy pack (policy/README.md).
@@ -72,40 +75,26 @@ def kubectl_binary(cfg: StackConfig) -> str:
 
 
 @contextmanager
-def credentials(cfg: StackConfig) -> Iterator[Path]:
-    """A private temp dir with the SSH keys, known_hosts and kubeconfig; removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="ksched-") as tmp:
-        d = Path(tmp)
-        os.chmod(d, 0o700)
-        known = [known_hosts_line(h.address, h.port, h.host_key) for h in cfg.hosts if h.host_key]
-        (d / "known_hosts").write_text("\n".join(known) + "\n")
-        for h in cfg.hosts:
-            if h.private_key is not None:
-                key = d / f"{h.name}.key"
-                key.touch(mode=0o600)
-                key.write_text(h.private_key.get_secret_value())
-        if cfg.kubeconfig is not None:
-            kc = d / "kubeconfig"
-            kc.touch(mode=0o600)
-            kc.write_text(cfg.kubeconfig.get_secret_value())
-        yield d
+def kubeconfig_args(cfg: StackConfig) -> Iterator[tuple[list[str], tuple[int, ...]]]:
+    """kubectl's arguments for the stack's kubeconfig (an in-memory file, never on disk) and the
+    descriptor kubectl must inherit; none for the ambient kubeconfig."""
+    if cfg.kubeconfig is None:
+        yield [], ()
+        return
+    with memfiles(kubeconfig=cfg.kubeconfig.get_secret_value()) as mem:
+        fd, path = mem["kubeconfig"]
+        yield ["--kubeconfig", path], (fd,)
 
 
-def ssh_run(creds: Path, host: ResolvedHost, script: str) -> subprocess.CompletedProcess[str]:
-    cmd = ["ssh", "-p", str(host.port), "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
-    cmd += ["-o", f"UserKnownHostsFile={creds / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes"]
-    if host.private_key is not None:
-        cmd += ["-i", str(creds / f"{host.name}.key"), "-o", "IdentitiesOnly=yes"]
-    cmd += [f"{host.user}@{host.address}", script]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+def ssh(host: ResolvedHost, script: str) -> str | None:
+    """The script's output on `host`, or None when it cannot be run there."""
+    try:
+        return observe(connection(host), script)
+    except RemoteCommandError:
+        return None
 
 
-def ssh(creds: Path, host: ResolvedHost, script: str) -> str:
-    out = ssh_run(creds, host, script)
-    return out.stdout.strip() if out.returncode == 0 else f"unreachable ({out.stderr.strip()[-80:]})"
-
-
-def host_drift(stack: auto.Stack, cfg: StackConfig, creds: Path) -> tuple[list[host_state.Drift], list[str]]:
+def host_drift(stack: auto.Stack, cfg: StackConfig) -> tuple[list[host_state.Drift], list[str]]:
     """What differs on the masters from what the stack last wrote (see scripts/host_state.py)."""
     resources = (stack.export_stack().deployment or {}).get("resources", [])
     hosts = {h.name: h for h in cfg.hosts}
@@ -113,8 +102,7 @@ def host_drift(stack: auto.Stack, cfg: StackConfig, creds: Path) -> tuple[list[h
     def run_on(name: str, script: str) -> str | None:
         if name not in hosts:  # a host removed from the config: `up` deletes it
             return None
-        out = ssh_run(creds, hosts[name], script)
-        return out.stdout if out.returncode == 0 else None
+        return ssh(hosts[name], script)
 
     return host_state.drift(host_state.steps_from_state(resources), run_on)
 
@@ -122,35 +110,35 @@ def host_drift(stack: auto.Stack, cfg: StackConfig, creds: Path) -> tuple[list[h
 def converge(stack: auto.Stack, cfg: StackConfig) -> None:
     """pulumi-command resources cannot read a host back on refresh: forget the steps whose host no
     longer holds what they made (and the steps after them), so that this `up` makes them again."""
-    with credentials(cfg) as creds:
-        drifted, _ = host_drift(stack, cfg, creds)
+    drifted, _ = host_drift(stack, cfg)
     for d in drifted:
         print(f"==> drift: {d.describe()}: forgetting {d.step.name} so that up makes it again", flush=True)
         stack._run_pulumi_cmd_sync(["state", "delete", d.step.urn, "--target-dependents", "--yes"])
 
 
-def kubectl(cfg: StackConfig, creds: Path, *args: str) -> Any:
-    cmd = [kubectl_binary(cfg)]
-    if cfg.kubeconfig is not None:
-        cmd += ["--kubeconfig", str(creds / "kubeconfig")]
-    out = subprocess.run([*cmd, *args, "-o", "json"], capture_output=True, text=True, timeout=20)
+def kubectl(cfg: StackConfig, *args: str) -> Any:
+    with kubeconfig_args(cfg) as (kubeconfig, fds):
+        cmd = [kubectl_binary(cfg), *kubeconfig, *args, "-o", "json"]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20, pass_fds=fds)
     return json.loads(out.stdout) if out.returncode == 0 else None
 
 
-MASTER_PROBE = (
-    "printf '%s ' $(systemctl is-active kube-scheduler.service); "
-    "curl -s --max-time 2 --cacert /etc/kubernetes/scheduler/pki/ca.crt "
-    "https://127.0.0.1:10259/healthz || printf 'no-answer'"
-)
+def master_probe(cfg: StackConfig) -> str:
+    """The service's state and what its readiness endpoint answers, from the master itself."""
+    ca = master.layout(cfg.bare_metal.paths)["ca"].path
+    url = health_url(cfg.bare_metal.bind_address, cfg.kubernetes_version)
+    return (
+        f"printf '%s ' $(systemctl is-active {SERVICE}); "
+        f"curl -s --max-time 2 --cacert {shlex.quote(ca)} {shlex.quote(url)} || printf 'no-answer'"
+    )
 
 
-def certificate_expiry(creds: Path, host: ResolvedHost, cfg: StackConfig) -> str:
+def certificate_expiry(host: ResolvedHost, cfg: StackConfig) -> str:
     """When the master's certificate expires, and from when `make up` replaces it."""
-    out = ssh_run(creds, host, f"cat {master.layout(cfg.bare_metal.paths)['cert'].path}")
-    if out.returncode != 0:
+    pem = ssh(host, f"cat {shlex.quote(master.layout(cfg.bare_metal.paths)['cert'].path)}")
+    if not pem:
         return "certificate: not readable"
-    cert = x509.load_pem_x509_certificate(out.stdout.encode())
-    end = cert.not_valid_after_utc
+    end = x509.load_pem_x509_certificate(pem.encode()).not_valid_after_utc
     renew = end - dt.timedelta(hours=cfg.certificate.early_renewal_hours)
     return f"expires {end:%Y-%m-%d %H:%M}Z, renewed by `make up` from {renew:%Y-%m-%d %H:%M}Z"
 
@@ -191,52 +179,50 @@ def summary(stack: auto.Stack) -> int:
     """Print masters, lease holders and pod placement; return 0 when all is well."""
     cfg = stack_config(stack)
     problems = 0
-    with credentials(cfg) as creds:
-        if cfg.bare_metal.enabled and cfg.output_mode == "apply":
-            print("masters (kube-scheduler.service, /healthz, certificate):")
-            for h in cfg.hosts:
-                state = ssh(creds, h, MASTER_PROBE)
-                problems += state != "active ok"
-                print(f"  {h.name:<12} {h.address:<16} {state:<10} {certificate_expiry(creds, h, cfg)}")
-            drifted, _ = host_drift(stack, cfg, creds)
-            problems += len(drifted)
-            print(f"drift (host vs what the stack wrote): {'none' if not drifted else len(drifted)}")
-            for d in drifted:
-                print(f"  {d.describe()}")
-            if drifted:
-                print("  `make up` writes them back (it reads the hosts first: pulumi up --refresh)")
-        if cfg.output_mode != "apply":
-            print(f"render mode: files in {cfg.render_dir}/hosts, manifests in {cfg.render_dir}/manifests")
-            return 0
-        leases = [("kube-system", "kube-scheduler")] if cfg.bare_metal.enabled else []
-        if cfg.in_cluster.enabled:
-            leases.append((cfg.in_cluster.namespace, cfg.in_cluster.scheduler_name))
-        print("leases:")
-        for ns, name in leases:
-            lease = kubectl(cfg, creds, "-n", ns, "get", "lease", name)
-            holder = (lease or {}).get("spec", {}).get("holderIdentity") or "none"
-            problems += holder == "none"
-            print(f"  {ns}/{name:<24} held by {holder}")
-        if cfg.in_cluster.enabled:
-            ic = cfg.in_cluster
-            pods = kubectl(
-                cfg, creds, "get", "pods", "-A", "-l", f"app.kubernetes.io/instance={ic.scheduler_name}"
+    if cfg.bare_metal.enabled and cfg.output_mode == "apply":
+        print("masters (kube-scheduler.service, readiness, certificate):")
+        probe = master_probe(cfg)
+        for h in cfg.hosts:
+            state = ssh(h, probe) or "unreachable"
+            problems += state != "active ok"
+            print(f"  {h.name:<12} {h.address:<16} {state:<10} {certificate_expiry(h, cfg)}")
+        drifted, _ = host_drift(stack, cfg)
+        problems += len(drifted)
+        print(f"drift (host vs what the stack wrote): {'none' if not drifted else len(drifted)}")
+        for d in drifted:
+            print(f"  {d.describe()}")
+        if drifted:
+            print("  `make up` writes them back (it reads the hosts first: pulumi up --refresh)")
+    if cfg.output_mode != "apply":
+        print(f"render mode: files in {cfg.render_dir}/hosts, manifests in {cfg.render_dir}/manifests")
+        return 0
+    leases = [DEFAULT_LEASE] if cfg.bare_metal.enabled else []
+    if cfg.in_cluster.enabled:
+        leases.append((cfg.in_cluster.namespace, cfg.in_cluster.scheduler_name))
+    print("leases:")
+    for ns, name in leases:
+        lease = kubectl(cfg, "-n", ns, "get", "lease", name)
+        holder = (lease or {}).get("spec", {}).get("holderIdentity") or "none"
+        problems += holder == "none"
+        print(f"  {ns}/{name:<24} held by {holder}")
+    if cfg.in_cluster.enabled:
+        ic = cfg.in_cluster
+        pods = kubectl(cfg, "get", "pods", "-A", "-l", f"app.kubernetes.io/instance={ic.scheduler_name}")
+        sample_name = sample_pod_name(ic.scheduler_name)
+        sample = kubectl(cfg, "-n", SAMPLE_NAMESPACE, "get", "pod", sample_name)
+        print("pods (node, phase, ready, bound by):")
+        for p in (pods or {}).get("items", []) + ([sample] if sample else []):
+            node = p["spec"].get("nodeName") or "(not bound)"
+            phase = p.get("status", {}).get("phase", "?")
+            ready = any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in p.get("status", {}).get("conditions", [])
             )
-            sample_name = sample_pod_name(ic.scheduler_name)
-            sample = kubectl(cfg, creds, "-n", SAMPLE_NAMESPACE, "get", "pod", sample_name)
-            print("pods (node, phase, ready, bound by):")
-            for p in (pods or {}).get("items", []) + ([sample] if sample else []):
-                node = p["spec"].get("nodeName") or "(not bound)"
-                phase = p.get("status", {}).get("phase", "?")
-                ready = any(
-                    c["type"] == "Ready" and c["status"] == "True"
-                    for c in p.get("status", {}).get("conditions", [])
-                )
-                problems += node == "(not bound)" or (ic.wait_for_ready and not ready)
-                sched = p["spec"].get("schedulerName", "default-scheduler")
-                name = f"{p['metadata']['namespace']}/{p['metadata']['name']}"
-                state = f"{phase:<8} {'ready' if ready else 'NOT ready':<9}"
-                print(f"  {name:<52} {node:<10} {state} by {sched}")
+            problems += node == "(not bound)" or (ic.wait_for_ready and not ready)
+            sched = p["spec"].get("schedulerName", "default-scheduler")
+            name = f"{p['metadata']['namespace']}/{p['metadata']['name']}"
+            state = f"{phase:<8} {'ready' if ready else 'NOT ready':<9}"
+            print(f"  {name:<52} {node:<10} {state} by {sched}")
     return 1 if problems else 0
 
 

@@ -18,8 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 from pulumi.runtime.mocks import MockMonitor
 
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-SIG_KEY = "4dabf18193072939515e22adb298388d"
+from plumbing.pulumi_wire import is_secret
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,7 @@ def fake_pem(kind: str, body: str) -> str:
 
 def _unwrap(value: Any, path: str, secrets: set[str]) -> Any:
     if isinstance(value, dict):
-        if value.get(SIG_KEY) == SECRET_SIG:
+        if is_secret(value):
             secrets.add(path)
             return _unwrap(value.get("value"), path, secrets)
         return {k: _unwrap(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}

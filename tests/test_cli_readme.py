@@ -59,7 +59,7 @@ class Project:
         self.dir.mkdir()
         for name in ("Pulumi.yaml", "Pulumi.render.yaml", "__main__.py"):
             shutil.copy(ROOT / name, self.dir / name)
-        for name in ("components", "scripts"):
+        for name in ("components", "plumbing", "scripts"):
             shutil.copytree(ROOT / name, self.dir / name, ignore=shutil.ignore_patterns("__pycache__"))
         for name in (".venv", "policy"):  # the venvs are big and read-only here
             (self.dir / name).symlink_to(ROOT / name)

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from components.config import BareMetal, InCluster, InstallPaths, LeaderElection
+from components.config import BareMetal, InCluster, LeaderElection
 from components.render import master
 from components.render.cluster import scheduler_config
 from components.render.rbac import (
@@ -111,7 +111,7 @@ def test_the_units_command_line_is_accepted_by_that_versions_scheduler(version: 
         crt, key = _serving_pair(tmp)
         kubeconfig = tmp / "kube-scheduler.kubeconfig"
         # the unit of a master whose paths are this scratch directory and this version's binary
-        bm = BareMetal(paths=InstallPaths(binary="/kube-scheduler", config_dir="/kube-scheduler"))
+        bm = BareMetal()
         spec = dataclasses.replace(
             master.unit_spec(bm, v),
             binary_path=str(binary),

@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pulumi import automation as auto
 
+from plumbing.pulumi_wire import UNKNOWN_STRING, secret
 from policy import rules
-from tests.support import SECRET_SIG, SIG_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "policy"
@@ -45,10 +45,6 @@ KUBECONFIG = (
     "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n"
     "    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0t\n"
 )
-
-
-def secret(value: Any) -> dict[str, Any]:
-    return {SIG_KEY: SECRET_SIG, "value": value}
 
 
 # ---- rule tables (no toolchain) -------------------------------------------------------------------
@@ -82,7 +78,7 @@ def secret(value: Any) -> dict[str, Any]:
         ("kubernetes:core/v1:ConfigMap", {"data": {"config.yaml": "kind: KubeSchedulerConfiguration"}}, []),
         ("pulumi:providers:kubernetes", {"kubeconfig": KUBECONFIG}, ["kubeconfig holds"]),
         ("pulumi:providers:kubernetes", {"kubeconfig": secret(KUBECONFIG)}, []),
-        ("command:local:Command", {"stdin": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, []),  # unknown
+        ("command:local:Command", {"stdin": UNKNOWN_STRING}, []),  # unknown
         (rules.DYNAMIC_TYPE, {"stdin": KEY, "connection": None, "__provider": "gASV"}, ["stdin holds"]),
         (rules.DYNAMIC_TYPE, {"connection": {"host": "h", "private_key": "k"}}, ["connection.private_key"]),
         (rules.DYNAMIC_TYPE, {"connection": {"host": "h", "private_key": secret(KEY)}}, []),
@@ -104,7 +100,7 @@ def test_key_material_rule(rtype: str, props: dict[str, Any], expected: list[str
             {"privateKeyPem": secret(KEY), "privateKeyOpenssh": secret("o")},
             0,
         ),
-        ("tls:index/privateKey:PrivateKey", {"privateKeyPem": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, 0),
+        ("tls:index/privateKey:PrivateKey", {"privateKeyPem": UNKNOWN_STRING}, 0),
         ("command:local:Command", {"stdout": KEY, "stdin": KEY}, 1),  # stdin: the resource rule's
         ("pulumi:pulumi:Stack", {"kubeconfig": KUBECONFIG}, 1),
         ("pulumi:pulumi:Stack", {"kubeconfig": secret(KUBECONFIG)}, 0),
@@ -132,7 +128,7 @@ def _remote(conn: dict[str, Any]) -> dict[str, Any]:
         ("command:remote:Command", _remote({"host": "h", "hostKey": "k", "proxy": {"host": "b"}}), "prod", 1),
         (
             "command:remote:Command",
-            _remote({"host": "h", "hostKey": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}),
+            _remote({"host": "h", "hostKey": UNKNOWN_STRING}),
             "p",
             0,
         ),

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-PROJECT = "kube-scheduler"
+from plumbing.project import PROJECT
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import re
-from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
+from components.render import yamltext
+from plumbing.kubeconfig import kubeconfig
 
 _BASE64_BODY = r"\s+[A-Za-z0-9+/=\s]+?"
 _CERT_RE = re.compile(rf"-----BEGIN CERTIFICATE-----{_BASE64_BODY}-----END CERTIFICATE-----")
@@ -15,10 +14,6 @@ _CERT_RE = re.compile(rf"-----BEGIN CERTIFICATE-----{_BASE64_BODY}-----END CERTI
 _KEY_RE = re.compile(
     rf"-----BEGIN (?P<kind>(?:RSA |EC )?PRIVATE KEY)-----{_BASE64_BODY}-----END (?P=kind)-----"
 )
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
 def _check_pem(field: str, value: str, pattern: re.Pattern[str], what: str) -> None:
@@ -38,11 +33,8 @@ def render_kubeconfig(
     client_key_pem: str,
     user: str = "system:kube-scheduler",
 ) -> str:
-    """Kubeconfig YAML with one cluster, one user and the context `default`.
-
-    Credentials are embedded (`*-data`) so the file is self-contained and can be
-    written with one mode (0600) instead of four files with four modes.
-    """
+    """Kubeconfig YAML with one cluster, one user and the context `default`, credentials embedded
+    (`*-data`): the file is self-contained (the host gets it 0640 root:kube-scheduler)."""
     if not cluster_name.strip():
         raise ValueError("cluster_name is empty")
     if not user.strip():
@@ -54,30 +46,12 @@ def render_kubeconfig(
     _check_pem("ca_pem", ca_pem, _CERT_RE, "certificate")
     _check_pem("client_cert_pem", client_cert_pem, _CERT_RE, "certificate")
     _check_pem("client_key_pem", client_key_pem, _KEY_RE, "private key")
-
-    doc: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": cluster_name,
-                "cluster": {
-                    "certificate-authority-data": _b64(ca_pem),
-                    "server": server,
-                },
-            }
-        ],
-        "users": [
-            {
-                "name": user,
-                "user": {
-                    "client-certificate-data": _b64(client_cert_pem),
-                    "client-key-data": _b64(client_key_pem),
-                },
-            }
-        ],
-        "contexts": [{"name": "default", "context": {"cluster": cluster_name, "user": user}}],
-        "current-context": "default",
-        "preferences": {},
-    }
-    return yaml.safe_dump(doc, sort_keys=False)
+    doc = kubeconfig(
+        cluster=cluster_name,
+        server=server,
+        ca_pem=ca_pem,
+        user=user,
+        client_cert_pem=client_cert_pem,
+        client_key_pem=client_key_pem,
+    )
+    return yamltext.dump(doc)

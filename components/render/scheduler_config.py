@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from components.render import rules
+from components.render import rules, yamltext
 from components.render.versions import KubeVersion, scheduler_config_api_version
 
 # scoringStrategy.type values NodeResourcesFit accepts
@@ -140,4 +138,4 @@ def render_scheduler_config(spec: SchedulerConfigSpec) -> str:
         # Always one explicit profile, so a second scheduler's name is in the file.
         "profiles": [profile],
     }
-    return yaml.safe_dump(doc, sort_keys=False)
+    return yamltext.dump(doc)
