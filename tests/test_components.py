@@ -385,7 +385,7 @@ def test_deployment_is_hardened_and_rolls_on_config_change(run: Run) -> None:
     csc = c["securityContext"]
     assert csc["allowPrivilegeEscalation"] is False and csc["readOnlyRootFilesystem"] is True
     assert csc["capabilities"] == {"drop": ["ALL"]}
-    assert csc.get("runAsNonRoot", True) is True  # seed 004 set false here
+    assert csc.get("runAsNonRoot", True) is True  # the custom-scheduler guide set false here
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     for probe, path in (("livenessProbe", "/livez"), ("readinessProbe", "/readyz")):
         get = c[probe]["httpGet"]

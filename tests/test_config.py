@@ -21,7 +21,7 @@ def test_valid_config_resolves_defaults(pki: Pki) -> None:
     assert [h.name for h in cfg.hosts] == ["master-1", "master-2", "master-3"]
     assert cfg.hosts[1].api_server_url == "https://10.231.0.1:6443"
     assert cfg.binary.url == "https://dl.k8s.io/v1.34.2/bin/linux/amd64/kube-scheduler"
-    # Defaults from the seeds and upstream.
+    # Defaults from the guides and upstream (docs/sources.md#defaults).
     assert (cfg.certificate.key_algorithm, cfg.certificate.rsa_bits) == ("RSA", 2048)
     assert (cfg.certificate.validity_hours, cfg.certificate.early_renewal_hours) == (8760, 720)
     assert cfg.certificate.subject.organizational_unit == "Kubernetes The Hard Way"

@@ -1,17 +1,31 @@
-"""The scheduling benchmark's arithmetic (bench/perf_analysis.py) and its plots, on figures worked
-out by hand; the benchmark itself runs in `make bench`, not here."""
+"""The scheduling benchmark's arithmetic (bench/perf_analysis.py) on figures worked out by hand, and
+its records, table and plots on records built by the benchmark's own code (bench/records.py, as
+bench/scheduling.py builds them) from made-up timestamps, through the JSON file `--replot` reads
+back; the benchmark itself runs in `make bench`, not here."""
 
 from __future__ import annotations
 
 import math
 import struct
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bench.perf_analysis import per_second, percentile, recommend, run_figures, spread
 from bench.plots import write_plots
+from bench.records import (
+    Results,
+    RunRecord,
+    case_figures,
+    case_record,
+    load,
+    recommendations,
+    run_record,
+    save,
+    summary_line,
+    table,
+)
+from harness.watch import MasterSample, ReplicaSample, timeline
 
 
 @pytest.mark.parametrize(
@@ -98,36 +112,94 @@ def _png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def test_plots_are_written_as_pngs(tmp_path: Path) -> None:
-    def run(tput: float, used: int) -> dict[str, Any]:
-        bound = [i / tput for i in range(20)]
-        return {"figures": {"throughput": tput}, "bound_at": bound, "latency_s": bound, "nodes_used": used}
+START = 1000.0  # when creation started (epoch seconds in a real run)
 
-    results: dict[str, Any] = {
-        "pods": 20,
+
+def measured_run(pods: int, rate: float, qps: float, nodes_used: int) -> RunRecord:
+    """What one_run records of a run whose pods were all created in the first 0.1 s and bound at
+    `rate` a second from 0.5 s on."""
+    created = {f"p-{i:05d}": START + i * 0.1 / pods for i in range(pods)}
+    bound = {name: START + 0.5 + i / rate for i, name in enumerate(sorted(created))}
+    return run_record(created, bound, START, qps, created_in=0.1, nodes_used=nodes_used)
+
+
+def measured_results() -> Results:
+    """The benchmark's results as scheduling.py assembles them, from made-up measurements."""
+    cases = [
+        case_record(
+            "default-scheduler", 50.0, 100, "basic", 120, [measured_run(120, r, 50, 10) for r in (48, 50)]
+        ),
+        case_record("default-scheduler", 100.0, 200, "basic", 120, [measured_run(120, 90, 100, 10)]),
+        case_record("custom-k8s-scheduler", 100.0, 200, "basic", 120, [measured_run(120, 95, 100, 10)]),
+        case_record(
+            "default-scheduler", 50.0, 100, "binpack", 30, [measured_run(30, 40, 50, 10)], per_node=4
+        ),
+        case_record(
+            "custom-k8s-scheduler",
+            100.0,
+            200,
+            "binpack",
+            30,
+            [measured_run(30, 60, 100, n) for n in (8, 9)],
+            per_node=4,
+        ),
+    ]
+    rolling = [
+        MasterSample(100.0, "master-1_a1", 0),
+        MasterSample(100.1, "", 1),
+        MasterSample(100.2, "master-2_b2", 0),
+    ]
+    deleted = [ReplicaSample(200.0, "custom-k8s-scheduler-x_c3", 2), ReplicaSample(200.1, "", 1)]
+    return {
+        "pods": 120,
         "nodes": 10,
         "runs": 2,
-        "cases": [
-            {
-                "scheduler": "s",
-                "qps": 10.0,
-                "burst": 20,
-                "workload": "basic",
-                "runs": [run(9, 10), run(10, 10)],
-            },
-            {
-                "scheduler": "s",
-                "qps": 10.0,
-                "burst": 20,
-                "workload": "binpack",
-                "fewest_nodes": 5,
-                "scoring": "MostAllocated",
-                "runs": [run(9, 5), run(9, 6)],
-            },
-        ],
-        "leases": {"masters: rolling change": [(100.0, "master-1"), (100.1, ""), (100.2, "master-2")]},
+        "cases": cases,
+        "leases": {
+            "masters: rolling change": timeline(rolling),
+            "in-cluster: leader pod deleted": timeline(deleted),
+        },
     }
-    paths = write_plots(results, tmp_path / "plots")
+
+
+def test_a_run_record_holds_its_timestamps_relative_to_the_start() -> None:
+    run = measured_run(120, 50, 50, 10)
+    assert run["bound_at"][0] == pytest.approx(0.5) and run["bound_at"] == sorted(run["bound_at"])
+    assert run["latency_s"][0] == pytest.approx(0.5)  # the first pod: created at 0, bound at 0.5
+    assert run["figures"]["pods"] == 120
+    assert run["figures"]["throughput"] == pytest.approx(50.0)  # 119 intervals in 2.38 s
+    assert (run["nodes_used"], run["created_in_s"]) == (10, 0.1)
+
+
+def test_a_case_records_the_fewest_nodes_only_where_a_node_holds_few_pods() -> None:
+    results = measured_results()
+    assert [c.get("fewest_nodes") for c in results["cases"]] == [None, None, None, 8, 8]  # 30 pods, 4 a node
+
+
+def test_case_figures_summary_and_table_of_recorded_runs(tmp_path: Path) -> None:
+    path = tmp_path / "scheduling.json"
+    save(measured_results(), path)
+    results = load(path)  # as --replot reads them: tuples are lists now
+    first = case_figures(results["cases"][0])
+    assert first.throughput == pytest.approx((48.0, 49.0, 50.0))
+    assert first.steady == pytest.approx(49.0, abs=1)  # the per-second counts, last second left out
+    assert first.created_per_s == pytest.approx(1200.0)
+    assert first.nodes_used == (10, 10, 10)
+    line = summary_line(results["cases"][0])
+    assert line.startswith("default-scheduler") and "120 pods (created 1200/s)" in line
+    rows = table(results)
+    assert len(rows) == 2 + len(results["cases"])
+    assert rows[2].startswith("| default-scheduler | 50/100 | basic | 120 (1200/s) | 48.0 / 49.0 / 50.0 |")
+    assert rows[-1].endswith("| 8 / 8.5 / 9 |")
+    said = recommendations(results, {"default-scheduler": 50.0, "custom-k8s-scheduler": 100.0})
+    assert said[0].startswith("default-scheduler: the client-side limit sets the pace"), said
+    assert said[1].startswith("custom-k8s-scheduler: qps 100 is as fast as any measured"), said
+
+
+def test_plots_of_recorded_runs_are_written_as_pngs(tmp_path: Path) -> None:
+    path = tmp_path / "scheduling.json"
+    save(measured_results(), path)
+    paths = write_plots(load(path), tmp_path / "plots")
     assert [p.name for p in paths] == ["throughput.png", "latency-cdf.png", "binpack.png", "lease-holder.png"]
     for p in paths:
         width, height = _png_size(p)

@@ -82,9 +82,9 @@ def _container(spec: InClusterSpec = SPEC) -> dict[str, Any]:
     return containers[0]
 
 
-def test_checker_catches_seed_004_defect() -> None:
+def test_checker_catches_the_custom_scheduler_guides_defect() -> None:
     pod = copy.deepcopy(_pod())
-    pod["containers"][0]["securityContext"]["runAsNonRoot"] = False  # as seed 004 did
+    pod["containers"][0]["securityContext"]["runAsNonRoot"] = False  # as the custom-scheduler guide did
     assert restricted_violations(pod) == ["kube-scheduler: runAsNonRoot not true"]
 
 
@@ -157,7 +157,7 @@ def test_pod_settings() -> None:
 @pytest.mark.parametrize(
     "keys",
     [
-        pytest.param(("karpenter.sh/nodepool",), id="seed-004-default"),
+        pytest.param(("karpenter.sh/nodepool",), id="guide-default"),
         pytest.param(("karpenter.sh/nodepool", "example.com/spot"), id="two-keys"),
     ],
 )
@@ -249,7 +249,7 @@ def test_probe_timings(probe: str, period: int, failures: int, initial: int) -> 
 
 def test_resources_guaranteed() -> None:
     assert _container()["resources"] == {
-        "requests": {"cpu": "500m", "memory": "512Mi"},  # seed 004
+        "requests": {"cpu": "500m", "memory": "512Mi"},  # docs/sources.md#default-resources
         "limits": {"cpu": "500m", "memory": "512Mi"},
     }
 

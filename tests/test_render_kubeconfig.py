@@ -16,7 +16,7 @@ CERT = "-----BEGIN CERTIFICATE-----\nQ0xJRU5UQ0VSVA==\n-----END CERTIFICATE-----
 KEY_PKCS8 = "-----BEGIN PRIVATE KEY-----\nU0VDUkVUS0VZ\n-----END PRIVATE KEY-----\n"
 KEY_EC = "-----BEGIN EC PRIVATE KEY-----\nU0VDUkVURUNLRVk=\n-----END EC PRIVATE KEY-----\n"
 KEY_RSA = "-----BEGIN RSA PRIVATE KEY-----\nU0VDUkVUUlNB\n-----END RSA PRIVATE KEY-----\n"
-SERVER = "https://127.0.0.1:6443"  # seed 000: each master's own API server
+SERVER = "https://127.0.0.1:6443"  # the Hard Way: the API server on the same master
 
 
 def _args(**overrides: str) -> dict[str, str]:

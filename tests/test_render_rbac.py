@@ -124,7 +124,7 @@ def test_lease_rules_name_the_given_lease(minor: int) -> None:
     assert allows(rules, *lease, "create")
     for verb in ("get", "update"):
         assert allows(rules, *lease, verb, name=LEASE)
-        # Seed 004 named kube-scheduler here while its lease was custom.
+        # The custom-scheduler guide named kube-scheduler here (docs/sources.md#defect-lease-rbac).
         assert not allows(rules, *lease, verb, name="kube-scheduler")
         assert not allows(rules, *lease, verb)  # not on every lease
     assert not allows(rules, *lease, "delete", name=LEASE)

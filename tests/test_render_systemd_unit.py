@@ -18,19 +18,6 @@ from components.render.versions import SUPPORTED_MINORS, KubeVersion, removed_sc
 
 SPEC = master.unit_spec(BareMetal(), KubeVersion(1, 34, 2))
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
-# The seeds' unit (000): ExecStart and Restart only. Scored 9.6 UNSAFE by
-# systemd 252 here and on the lab hosts.
-SEED_UNIT = """[Unit]
-Description=Kubernetes Scheduler
-
-[Service]
-ExecStart=/usr/local/bin/kube-scheduler --config=/etc/kubernetes/config/kube-scheduler.yaml --v=2
-Restart=on-failure
-RestartSec=5
-
-[Install]
-WantedBy=multi-user.target
-"""
 
 
 def _parse(text: str) -> list[tuple[str, str, str]]:
@@ -75,7 +62,9 @@ def test_no_removed_flag_in_unit(minor: int) -> None:
     (exec_start,) = _values(render_unit(master.unit_spec(BareMetal(), version)), "Service", "ExecStart")
     used = {arg.split("=", 1)[0] for arg in exec_start.split(" ")[1:]}
     assert not used & removed_scheduler_flags(version)
-    assert "--port" not in used  # seed 001's --port=0 is an unknown flag now
+    assert (
+        "--port" not in used
+    )  # the HA guide's --port=0 is an unknown flag now (docs/sources.md#removed-flags)
 
 
 @pytest.mark.parametrize(
@@ -200,15 +189,6 @@ def test_systemd_analyze_security_score(tmp_path: Path) -> None:
     score, returncode = _exposure(unit)
     assert score <= 2.0
     assert returncode == 0
-
-
-@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze not installed")
-def test_seed_unit_scores_unsafe(tmp_path: Path) -> None:
-    unit = tmp_path / "kube-scheduler.service"
-    unit.write_text(SEED_UNIT)
-    score, returncode = _exposure(unit)
-    assert score > 9.0  # 9.6 UNSAFE on systemd 252: the baseline we improve on
-    assert returncode != 0
 
 
 @pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze not installed")

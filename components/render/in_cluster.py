@@ -160,7 +160,7 @@ def _container(spec: InClusterSpec) -> dict[str, Any]:
         "readinessProbe": _probe(spec.readiness_path, initial_delay=0, period=1, failure_threshold=3),
         # requests == limits: Guaranteed QoS, last to be evicted under pressure.
         "resources": {"requests": dict(quantities), "limits": dict(quantities)},
-        # Seed 004 set runAsNonRoot false here, overriding the pod's true.
+        # The custom-scheduler guide set runAsNonRoot false here (docs/sources.md#defect-run-as-non-root).
         "securityContext": _restricted_container_security(),
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_MOUNT_DIR, "readOnly": True}],
     }
