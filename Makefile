@@ -1,7 +1,7 @@
 # Two entry points a new machine needs (see README): `make up` and `make test`.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
-ENV := source scripts/env.sh &&
+ENV := source scripts/env.sh $(STACK) &&
 PY := .venv/bin/python
 STACK ?= dev
 # `make up K8S_VERSION=1.36.3`: the lab and the dev stack at that version (default: the version the

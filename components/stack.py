@@ -15,6 +15,7 @@ from components.ownership import client_for, preflight_problems
 from components.preflight import survey_hosts
 from components.render.cluster import refs
 from components.render.master import DEFAULT_LEASE
+from components.secrets import secrets_problem
 from components.skew import skew_problems
 from plumbing.kube_api import UnsupportedCredentialsError
 
@@ -102,6 +103,9 @@ def check_the_world(cfg: StackConfig) -> None:
 def program() -> None:
     """The whole Pulumi program: validate the stack's config (refused before any resource exists),
     build, export. Used by __main__.py and by Automation API inline runs."""
+    refused = secrets_problem(pulumi.get_stack())
+    if refused:
+        raise pulumi.RunError(f"nothing was done: {refused}")
     try:
         values, secret_keys = program_values()
         config = load_config(values, base_dir=Path.cwd(), secret_keys=secret_keys)

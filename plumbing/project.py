@@ -6,3 +6,9 @@ components/steps.py's.)"""
 from __future__ import annotations
 
 PROJECT = "kube-scheduler"
+
+# The passphrase of the local stacks' secrets provider: documented, NOT a secret. It may only ever
+# encrypt stacks that hold nothing secret of anyone's (the lab's dev stack, the render stack);
+# every other stack brings its own (README: team use).
+DEV_PASSPHRASE = "dev-stack-passphrase-not-secret"
+LOCAL_STACKS = ("dev", "render")

@@ -34,8 +34,14 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 
-# Passphrase for the local stacks (dev, render) of the passphrase secrets provider.
-# It is documented and NOT a secret: set PULUMI_CONFIG_PASSPHRASE(_FILE) for anything real.
-if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
-    export PULUMI_CONFIG_PASSPHRASE=dev-stack-passphrase-not-secret
-fi
+# `source scripts/env.sh dev` (or render): the documented, non-secret passphrase of those local
+# stacks (plumbing/project.py). Any other stack brings its own: PULUMI_CONFIG_PASSPHRASE(_FILE) or a
+# secrets provider; `make up STACK=<other>` refuses to run without one.
+case "${1:-}" in
+dev | render)
+    if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+        PULUMI_CONFIG_PASSPHRASE="$(sed -n 's/^DEV_PASSPHRASE = "\(.*\)"$/\1/p' "$KSCHED_REPO/plumbing/project.py")"
+        export PULUMI_CONFIG_PASSPHRASE
+    fi
+    ;;
+esac

@@ -43,7 +43,9 @@ from components.render import master  # noqa: E402
 from components.render.cluster_objects import SAMPLE_NAMESPACE, sample_pod_name  # noqa: E402
 from components.render.master import DEFAULT_LEASE, health_url  # noqa: E402
 from components.stack import program  # noqa: E402
+from components.secrets import passphrase, secrets_problem  # noqa: E402
 from plumbing.memfile import memfiles  # noqa: E402
+from plumbing.project import DEV_PASSPHRASE, LOCAL_STACKS  # noqa: E402
 from scripts import host_state, leftovers  # noqa: E402
 
 # Every preview and up is checked by the project's policy pack (policy/README.md).
@@ -323,6 +325,12 @@ def _main(action: str, name: str) -> int:
 
 
 def run(action: str, name: str) -> int:
+    if name in LOCAL_STACKS and passphrase() is None:
+        os.environ["PULUMI_CONFIG_PASSPHRASE"] = DEV_PASSPHRASE  # documented, non-secret
+    refused = secrets_problem(name, PROJECT_DIR / f"Pulumi.{name}.yaml")
+    if refused:
+        print(f"==> {action}: nothing was done: {refused}.", file=sys.stderr)
+        return 2
     if action != "status":
         for stopped in leftovers.stop_orphaned_plugins():
             print(f"==> stopped a plugin of a pulumi that is gone: {stopped}", file=sys.stderr)

@@ -71,7 +71,7 @@ class Project:
         self.env["PULUMI_SKIP_CONFIRMATIONS"] = "true"  # `pulumi up` and `destroy` ask otherwise
 
     def run(self, cmd: str, ok: bool = True) -> Result:
-        full = f"source scripts/env.sh && {cmd}"
+        full = f"source scripts/env.sh render && {cmd}"
         out = subprocess.run(
             ["bash", "-c", full], cwd=self.dir, env=self.env, capture_output=True, text=True, timeout=600
         )
@@ -192,7 +192,9 @@ def test_policy_pack_refuses_a_violating_config(workflow: Workflow) -> None:
     dials nothing; the address is loopback all the same)."""
     p = workflow.project
     p.run("ssh-keygen -q -t ed25519 -N '' -f .render-ca/ssh-key")
-    p.run("pulumi stack init unpinned")
+    # a stack of its own has a passphrase of its own (the documented one is refused for it)
+    own = "export PULUMI_CONFIG_PASSPHRASE=unpinned-stack-passphrase && "
+    p.run(own + "pulumi stack init unpinned")
     settings = {
         "kubernetesVersion": "1.34.2",
         "apiServerUrl": "https://127.0.0.1:6443",
@@ -213,8 +215,8 @@ def test_policy_pack_refuses_a_violating_config(workflow: Workflow) -> None:
     }
     sets = [f"pulumi config set {k} {shlex.quote(v)}" for k, v in settings.items()]
     sets += [f"pulumi config set --path {shlex.quote(k)} {shlex.quote(v)}" for k, v in paths.items()]
-    p.run(" && ".join(sets))
-    refused = p.run(command("pulumi preview --diff"), ok=False)
+    p.run(own + " && ".join(sets))
+    refused = p.run(own + command("pulumi preview --diff"), ok=False)
     p.run("pulumi stack rm --yes --force unpinned && pulumi stack select render")
     assert refused.rc != 0
     assert re.search(

@@ -157,6 +157,18 @@ KUBECONFIGS = [
         _kubeconfig(users=[{"name": "u", "user": {}}]),
         "expected the user of context 'x' to have credentials, got none",
     ),
+    (
+        "tls-not-verified",
+        _kubeconfig(
+            clusters=[
+                {
+                    "name": "c",
+                    "cluster": {"server": "https://10.0.0.1:6443", "insecure-skip-tls-verify": True},
+                }
+            ]
+        ),
+        "expected the cluster of context 'x' to verify the API server's certificate",
+    ),
 ]
 
 

@@ -211,3 +211,29 @@ def test_material_that_cannot_do_its_job_is_refused_at_preview(
     assert message in out.stderr, out.stderr
     assert_reads_like_a_tool(out, pki)
     assert resources(stack) == []
+
+
+@pytest.mark.parametrize(
+    ("passphrase", "says"),
+    [
+        (None, "has no secrets passphrase of its own"),
+        ("dev-stack-passphrase-not-secret", "would be encrypted with the documented, non-secret passphrase"),
+    ],
+    ids=["none", "the-documented-one"],
+)
+def test_a_real_stack_without_a_passphrase_of_its_own_is_refused_before_anything_runs(
+    project: Project, pki: Pki, passphrase: str | None, says: str
+) -> None:
+    # the stack's file exists (a colleague committed it); its secrets are someone's own
+    (project.dir / "Pulumi.prod.yaml").write_text("config:\n  kube-scheduler:kubernetesVersion: 1.34.2\n")
+    project.env.pop("PULUMI_CONFIG_PASSPHRASE")
+    if passphrase is not None:
+        project.env["PULUMI_CONFIG_PASSPHRASE"] = passphrase
+    for action in ("preview", "up", "destroy"):
+        out = project.run(action, "prod")
+        assert out.returncode == 2
+        last = assert_reads_like_a_tool(out, pki)
+        assert says in last and "PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE" in last, last
+        assert "pulumi stack change-secrets-provider" in last
+    # nothing ran: no stack was created in the backend
+    assert not list((project.dir.parent / "state").rglob("prod.json"))

@@ -185,6 +185,15 @@ def kubeconfig_problems(text: str, key: str) -> list[Problem]:
                 key, f"expected the cluster of context {current!r} to have an https server, got {server!r}"
             )
         )
+    if cluster.get("insecure-skip-tls-verify") is True:
+        # the provider would then send its credentials to whoever answers at that address
+        problems.append(
+            Problem(
+                key,
+                f"expected the cluster of context {current!r} to verify the API server's certificate "
+                "(certificate-authority or certificate-authority-data), got insecure-skip-tls-verify: true",
+            )
+        )
     user = named("users", context.get("user"))
     credentials = (
         "client-certificate-data",
