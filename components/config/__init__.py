@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from components.config.checks import cross_field_problems, paths_enabled
-from components.config.errors import PROJECT, ConfigError, Problem, from_pydantic
+from components.config.errors import ConfigError, Problem, from_pydantic
 from components.config.resolve import ResolvedBinary, ResolvedHost, StackConfig, resolve
 from components.config.runtime import program_values, project_values
 from components.config.schema import (
@@ -32,6 +32,7 @@ from components.config.schema import (
     LeaderElection,
     RawConfig,
 )
+from plumbing.project import PROJECT
 
 __all__ = [
     "DEFAULT_SCHEDULER_NAME",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from components.config.errors import PROJECT
+from plumbing.project import PROJECT
 
 
 def project_values(all_config: Mapping[str, str]) -> dict[str, str]:
