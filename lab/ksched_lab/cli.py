@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from ksched_lab import state_store
 from ksched_lab.control_plane import (
     ensure_apiserver,
     ensure_bridge,
@@ -84,7 +85,9 @@ USAGE = """usage: lab/lab.sh COMMAND
   stop-master NAME     power a master off (an outage); start-master NAME boots it with its disk
   rebuild-master NAME  reinstall a master on a fresh disk
   stop-node NAME       a node outage (its containers die, it powers off); start-node NAME boots it
-  restart-apiserver    stop and start kube-apiserver (same flags, same etcd)"""
+  restart-apiserver    stop and start kube-apiserver (same flags, same etcd)
+  state-store start|stop|status|env
+                       the S3-compatible Pulumi state store (SeaweedFS) for team use (README)"""
 
 PER_MASTER: dict[str, Callable[[str], None]] = {
     "stop-master": power_off,  # an outage: the disk is kept for start-master
@@ -113,5 +116,7 @@ def main(argv: list[str]) -> int:
         return 0
     if len(argv) == 2 and argv[1] == "status":
         return cmd_status()
+    if len(argv) == 3 and argv[1] == "state-store" and argv[2] in ("start", "stop", "status", "env"):
+        return state_store.main([argv[2]])
     print(USAGE, file=sys.stderr)
     return 2

@@ -40,6 +40,7 @@ from ksched_lab.state_store_bucket import (
     MASTER_PORT,
     S3_PORT,
     VOLUME_PORT,
+    backend_url,
     bucket_exists,
     create_bucket,
     credentials,
@@ -181,9 +182,7 @@ def stop(data_dir: Path = DATA_DIR) -> None:
     """SIGTERM the server's process group, SIGKILL it after STOP_TIMEOUT; leave no process."""
     pid = _read_pid(data_dir)
     p = paths(data_dir)
-    if pid is None:
-        say("not running")
-    else:
+    if pid is not None:
         say(f"stopping SeaweedFS (pid {pid})")
         t0 = time.monotonic()
         os.killpg(pid, signal.SIGTERM)
@@ -222,9 +221,8 @@ def status(data_dir: Path = DATA_DIR) -> int:
         f"  s3:      http://{HOST}:{S3_PORT} ({'answering' if s3_up else 'closed'}); bucket {BUCKET}: "
         f"{'present' if bucket else 'absent'}; writes {'accepted' if takes_writes else 'not (yet) accepted'}"
     )
-    if pid is not None:
-        for key, value in env(data_dir).items():
-            print(f"  export {key}='{value}'")
+    # the secret key stays in its file: `env` prints the exports when asked for them
+    print(f"  backend: {backend_url()}; keys in {paths(data_dir)['creds']}")
     return 0 if takes_writes else 1
 
 

@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 
+from ksched_lab import state_store
 from ksched_lab.machines import ALL
 from ksched_lab.node_teardown import node_leftovers, remove_cgroups, restore_sysctls, stop_nodes
 from ksched_lab.settings import BRIDGE, CLUSTER_ID, CLUSTER_VERSION, ETCD_DATA, LAB, MACHINES, NODE_STATE, RUN
@@ -67,6 +68,7 @@ def cmd_down() -> None:
     if os.geteuid() != 0:
         die("lab/lab.sh down needs root")
     stopped = list(lab_processes())
+    state_store.stop()  # the state store, if it was started (nothing if not)
     # nodes first: their containers are killed (a pod's PID 1 may ignore SIGTERM), then they
     # power off like the masters; their cgroups and sysctls are given back
     stop_nodes()
