@@ -1,5 +1,6 @@
-"""Lab benchmarks: failover gaps, rolling change vs the seeds' restart-all, scheduling latency,
-`up`/`preview` wall times and warm `lab-up`. Restarts the lab fresh and takes it down at the end.
+"""Lab benchmarks: failover gaps, rolling change vs the HA guide's restart-all
+(docs/sources.md#defect-restart-all), scheduling latency, `up`/`preview` wall times and warm
+`lab-up`. Restarts the lab fresh and takes it down at the end.
 
     python bench/lab_bench.py [--runs 5] [--pods 50]
 
@@ -9,12 +10,10 @@ Writes .bench/lab.json and prints a table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -22,19 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository root
 
-from tests.e2e.lab import (  # noqa: E402
-    CRASH_FAILOVER_BOUND_S,
+from harness.kube import NAME, NS, Kube, settled
+from harness.lab import (
     MASTERS,
-    NAME,
-    NS,
-    Kube,
-    LabStack,
-    LeaseWatch,
-    Monitor,
-    changes,
+    ROOT,
     dev_config,
     facts,
     healthz,
@@ -42,12 +34,11 @@ from tests.e2e.lab import (  # noqa: E402
     master_ip,
     own_lab,
     poll,
-    settled,
-    ssh,
-    ssh_argv,
-    takeover,
+    write_figures,
 )
-from tests.e2e.watch import kill_cli, make_up, run_printed_command  # noqa: E402
+from harness.ssh import ssh, ssh_argv
+from harness.stacks import LabStack, Stacks, changes, kill_cli, lab_passphrase, make_up, run_printed_command
+from harness.watch import CRASH_FAILOVER_BOUND_S, LeaseWatch, Monitor, takeover
 
 
 def timed(fn: Any) -> tuple[Any, float]:
@@ -102,13 +93,14 @@ def killed_and_recovered(stack: LabStack) -> None:
 
 
 def naive_restart_all() -> None:
-    """The seeds' way: restart every master at once over SSH."""
+    """The HA guide's way (docs/sources.md#defect-restart-all), without even its loop's pauses:
+    every master restarted at once over SSH, no health check in between."""
     with ThreadPoolExecutor(len(MASTERS)) as pool:
         list(pool.map(lambda m: ssh(m, "systemctl restart kube-scheduler.service"), MASTERS))
     poll(all_healthy, 60, interval=0.1)
 
 
-def upgrade_figures(kube: Kube) -> dict[str, Any]:
+def upgrade_figures(kube: Kube, stacks: Stacks) -> dict[str, Any]:
     """Masters at the previous minor upgraded to the lab's: ours (one master at a time, each
     health-gated) beside the same change applied to all masters at once."""
     old, new = "v1.36.3", facts()["k8s_version"]
@@ -116,7 +108,7 @@ def upgrade_figures(kube: Kube) -> dict[str, Any]:
     if not old_bin.exists():
         env = {**os.environ, "K8S_VERSION": old}
         subprocess.run(["bash", str(ROOT / "lab/build.sh"), "kube-scheduler"], env=env, check=True)
-    stack = LabStack("bench-upgrade", Path(tempfile.mkdtemp(prefix="ksched-bench-")))
+    stack = stacks("bench-upgrade")
 
     def at(version: str, binary: str | None) -> dict[str, Any]:
         cfg = dev_config()
@@ -127,43 +119,37 @@ def upgrade_figures(kube: Kube) -> dict[str, Any]:
         return cfg
 
     out: dict[str, Any] = {}
-    try:
-        stack.configure(at(old, str(old_bin)))
-        stack.up()
-        stack.configure(at(new, None))
-        with Monitor(kube) as ours:
-            _, total = timed(stack.up)
-        out["ours"] = {"total_s": total, "leaderless_s": ours.longest_leaderless, "max_down": ours.max_down}
-        stack.configure(at(old, str(old_bin)))
-        stack.up()
-        binary = Path(facts()["binaries"]["kube-scheduler"]).read_bytes()
+    stack.apply(at(old, str(old_bin)))
+    stack.configure(at(new, None))
+    with Monitor(kube) as ours:
+        _, total = timed(stack.up)
+    out["ours"] = {"total_s": total, "leaderless_s": ours.longest_leaderless, "max_down": ours.max_down}
+    stack.apply(at(old, str(old_bin)))
+    binary = Path(facts()["binaries"]["kube-scheduler"]).read_bytes()
 
-        def naive(m: str) -> None:  # the seeds' way: new binary everywhere, restart everywhere
-            subprocess.run(
-                [
-                    *ssh_argv(m),
-                    "cat > /usr/local/bin/kube-scheduler.new && chmod 755 /usr/local/bin/kube-scheduler.new"
-                    " && mv -f /usr/local/bin/kube-scheduler.new /usr/local/bin/kube-scheduler"
-                    " && systemctl restart kube-scheduler.service",
-                ],
-                input=binary,
-                check=True,
-            )
+    def naive(m: str) -> None:  # the guides' way (docs/sources.md#defect-restart-all): all at once
+        subprocess.run(
+            [
+                *ssh_argv(m),
+                "cat > /usr/local/bin/kube-scheduler.new && chmod 755 /usr/local/bin/kube-scheduler.new"
+                " && mv -f /usr/local/bin/kube-scheduler.new /usr/local/bin/kube-scheduler"
+                " && systemctl restart kube-scheduler.service",
+            ],
+            input=binary,
+            check=True,
+        )
 
-        with Monitor(kube) as all_at_once:
-            start = time.monotonic()
-            with ThreadPoolExecutor(len(MASTERS)) as pool:
-                list(pool.map(naive, MASTERS))
-            poll(all_healthy, 60, interval=0.1)
-            naive_total = time.monotonic() - start
-        out["restart_all"] = {
-            "total_s": naive_total,
-            "leaderless_s": all_at_once.longest_leaderless,
-            "max_down": all_at_once.max_down,
-        }
-    finally:
-        stack.destroy()
-        stack.remove()
+    with Monitor(kube) as all_at_once:
+        start = time.monotonic()
+        with ThreadPoolExecutor(len(MASTERS)) as pool:
+            list(pool.map(naive, MASTERS))
+        poll(all_healthy, 60, interval=0.1)
+        naive_total = time.monotonic() - start
+    out["restart_all"] = {
+        "total_s": naive_total,
+        "leaderless_s": all_at_once.longest_leaderless,
+        "max_down": all_at_once.max_down,
+    }
     return out
 
 
@@ -218,8 +204,8 @@ def incluster_figures(kube: Kube, stack: LabStack, runs: int) -> dict[str, Any]:
         _, total = timed(stack.up)
     out["rollout"] = {
         "total_s": total,
-        "leaderless_s": watch.longest_leaderless(),
-        "min_ready": min(n for _, _, n in watch.samples),
+        "leaderless_s": watch.longest_leaderless,
+        "min_ready": watch.min_ready,
     }
     return out
 
@@ -234,20 +220,17 @@ def main() -> None:
     ap.add_argument("--pods", type=int, default=50)
     a = ap.parse_args()
     results: dict[str, Any] = {}
-    with own_lab():  # builds and first boot, not timed
+    with own_lab(), lab_passphrase():  # builds and first boot, not timed
         lab("down")
         _, results["warm_lab_up_s"] = timed(lambda: lab("up"))
         measure(results, a)
-    out = ROOT / ".bench" / "lab.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    report(results, out)
+    report(results, write_figures("lab", results))
 
 
 def measure(results: dict[str, Any], a: argparse.Namespace) -> None:
-    kube = Kube()
-    stack = LabStack("bench", Path(tempfile.mkdtemp(prefix="ksched-bench-")))
-    try:
+    kube = Kube.admin()
+    with Stacks() as stacks:
+        stack = stacks("bench")
         _, results["preview_s"] = timed(stack.preview)
         _, results["first_up_s"] = timed(stack.up)
         noop, results["noop_up_s"] = timed(stack.up)
@@ -285,12 +268,8 @@ def measure(results: dict[str, Any], a: argparse.Namespace) -> None:
         results["latency_default_s"] = latency(kube, a.pods, None)
         results["latency_custom_s"] = latency(kube, a.pods, "custom-k8s-scheduler")
         results["incluster"] = incluster_figures(kube, stack, a.runs)
-        stack.destroy()
-        results["upgrade"] = upgrade_figures(kube)
-    finally:
-        stack.destroy()
-        stack.remove()
-        kube.close()
+        stack.destroy()  # the upgrade starts from masters with nothing of ours
+        results["upgrade"] = upgrade_figures(kube, stacks)
 
 
 def report(results: dict[str, Any], out: Path) -> None:

@@ -8,18 +8,19 @@ dependency (README, "Tests and figures").
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository root
 
-import pulumi  # noqa: E402
-import pulumi_command as command  # noqa: E402
+import pulumi
+import pulumi_command as command
 
-from tests.support import Recorder, RecordingMonitor, as_raw, base_config, make_pki, run_program  # noqa: E402
+from harness.config import as_raw, base_config
+from harness.lab import ROOT, write_figures
+from harness.mocks import Recorder, RecordingMonitor, awaited, run_program
+from harness.pki import make_pki
 
 SIZES = (3, 30, 300)
 
@@ -30,7 +31,7 @@ def floor(count: int) -> float:
     pulumi.runtime.set_mocks(recorder, preview=False, monitor=RecordingMonitor(recorder))
     start = time.perf_counter()
 
-    @pulumi.runtime.test
+    @awaited
     def program() -> pulumi.Output[object]:
         cmds = [command.local.Command(f"r{i}", create="true") for i in range(count)]
         return pulumi.Output.all(*[c.stdout for c in cmds])
@@ -64,9 +65,7 @@ def main() -> None:
             f"{r['hosts']:>6} {r['resources']:>10} {r['per_host']:>9} {r['seconds']:>8} "
             f"{r['floor_seconds']:>8} {r['ratio']:>6}"
         )
-    out = ROOT / ".bench" / "mock_scale.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(rows, indent=2))
+    out = write_figures("mock_scale", rows)
     print(f"written to {out.relative_to(ROOT)}")
 
 

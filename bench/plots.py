@@ -1,6 +1,7 @@
 """PNG plots of bench/scheduling.py's results (matplotlib, no display): throughput over time and
 latency CDFs per scheduler and client-side limit, nodes used by the bin-packing workload, and the
-lease holder over time during failovers and rolling changes."""
+lease holder over time during failovers and rolling changes. They draw the records bench/records.py
+builds, and nothing those records do not carry."""
 
 from __future__ import annotations
 
@@ -13,21 +14,22 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bench.perf_analysis import per_second
+from bench.records import CaseRecord, Results, RunRecord
 
 DPI = 90
 
 
-def _label(case: dict[str, Any]) -> str:
+def _label(case: CaseRecord) -> str:
     return f"{case['scheduler']} qps {case['qps']:g}/burst {case['burst']}"
 
 
-def _median_run(case: dict[str, Any]) -> dict[str, Any]:
+def _median_run(case: CaseRecord) -> RunRecord:
     """The run whose throughput is the median of the case's runs (the one a reader should see)."""
-    runs: list[dict[str, Any]] = sorted(case["runs"], key=lambda r: r["figures"]["throughput"])
+    runs = sorted(case["runs"], key=lambda r: float(r["figures"]["throughput"]))
     return runs[len(runs) // 2]
 
 
-def _basic(results: dict[str, Any]) -> list[dict[str, Any]]:
+def _basic(results: Results) -> list[CaseRecord]:
     return [c for c in results["cases"] if c["workload"] == "basic"]
 
 
@@ -47,7 +49,7 @@ def _lines(ax: Any, title: str, xlabel: str, ylabel: str, path: Path) -> Path:
     return _save(ax.figure, path)
 
 
-def throughput_plot(results: dict[str, Any], path: Path) -> Path:
+def throughput_plot(results: Results, path: Path) -> Path:
     """One panel per scheduler: pods bound per second (median run) and each setting's qps, the
     client-side ceiling, dashed in the same colour."""
     cases = _basic(results)
@@ -69,7 +71,7 @@ def throughput_plot(results: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-def latency_plot(results: dict[str, Any], path: Path) -> Path:
+def latency_plot(results: Results, path: Path) -> Path:
     _, ax = plt.subplots(figsize=(8, 4.5))
     for case in _basic(results):
         latency = sorted(x for run in case["runs"] for x in run["latency_s"])
@@ -79,24 +81,27 @@ def latency_plot(results: dict[str, Any], path: Path) -> Path:
     return _lines(ax, title, "creation to binding (s)", "fraction of pods", path)
 
 
-def binpack_plot(results: dict[str, Any], path: Path) -> Path:
+def binpack_plot(results: Results, path: Path) -> Path:
+    """Nodes the bin-packing workload used, per scheduler (each ranks nodes its own way: the
+    masters with upstream's default profile, the in-cluster scheduler with its configured one)."""
     cases = [c for c in results["cases"] if c["workload"] == "binpack"]
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    labels = [f"{_label(c)}\n{c['scoring']}" for c in cases]
     used = [sorted(r["nodes_used"] for r in c["runs"]) for c in cases]
-    ax.barh(labels, [u[len(u) // 2] for u in used], color="tab:blue")
+    ax.barh([_label(c) for c in cases], [u[len(u) // 2] for u in used], color="tab:blue")
     for i, u in enumerate(used):
         ax.plot(u, [i] * len(u), "k|", markersize=14)
     ax.axvline(results["nodes"], color="grey", linestyle="--", label=f"all {results['nodes']} nodes")
-    if cases:
-        ax.axvline(cases[0]["fewest_nodes"], color="green", linestyle=":", label="fewest that fit")
+    fewest = {c["fewest_nodes"] for c in cases if "fewest_nodes" in c}
+    for n in sorted(fewest):
+        ax.axvline(n, color="green", linestyle=":", label=f"fewest that fit: {n}")
+    pods = sorted({c["pods"] for c in cases})
     ax.set_xlabel("nodes used (bar: median, ticks: each run)")
-    ax.set_title("Bin packing: pods of a quarter node each")
+    ax.set_title(f"Bin packing: {'/'.join(map(str, pods))} pods of a quarter node each")
     ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
 
 
-def lease_plot(results: dict[str, Any], path: Path) -> Path:
+def lease_plot(results: Results, path: Path) -> Path:
     """One panel per episode: which holder has the lease at each sample (blank: nobody)."""
     episodes = results["leases"]
     fig, axes = plt.subplots(len(episodes), 1, figsize=(8, 1.6 * len(episodes) + 0.6), squeeze=False)
@@ -116,7 +121,7 @@ def lease_plot(results: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-def write_plots(results: dict[str, Any], out: Path) -> list[Path]:
+def write_plots(results: Results, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     return [
         throughput_plot(results, out / "throughput.png"),

@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import statistics
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -23,33 +21,31 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository root
 
-from bench.perf_analysis import RunFigures, recommend, run_figures, spread  # noqa: E402
-from bench.plots import write_plots  # noqa: E402
-from components.config import BareMetal, InCluster  # noqa: E402
-from tests.e2e.lab import (  # noqa: E402
-    NAME,
-    NS,
-    Kube,
-    LabStack,
-    LeaseWatch,
-    Monitor,
-    dev_config,
-    facts,
-    own_lab,
-    pause_image,
-    poll,
-    settled,
-    ssh,
-    timestamp,
+from bench.plots import write_plots
+from bench.records import (
+    Results,
+    RunRecord,
+    case_record,
+    load,
+    recommendations,
+    run_record,
+    save,
+    summary_line,
+    table,
 )
+from components.config import BareMetal, InCluster
+from harness.kube import NAME, NS, Kube, settled, timestamp
+from harness.lab import ROOT, dev_config, facts, own_lab, pause_image, poll
+from harness.ssh import ssh
+from harness.stacks import LabStack, Stacks, lab_passphrase
+from harness.watch import LeaseWatch, Monitor
 
 DEFAULT = "default-scheduler"
 KWOK_TAINT = {"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}
 PERF_LABEL = "ksched-perf"
-# upstream's defaults, seed 004's, one higher
+# upstream's defaults, the guides' (docs/sources.md#default-client-rate), one higher
 SETTINGS = [(50.0, 100), (100.0, 200), (200.0, 400)]
 WORKLOADS = {
     # scheduler_perf's SchedulingBasic: small pods on many nodes
@@ -62,8 +58,6 @@ CREATORS = 16  # threads creating pods: about 900 pods/s on this machine with no
 PER_NODE = {"binpack": 4}  # binpack pods a node holds
 # each scheduler's (qps, burst) as the program deploys it by default
 DEFAULTS = {DEFAULT: (BareMetal().qps, BareMetal().burst), NAME: (InCluster().qps, InCluster().burst)}
-# how each ranks nodes: the masters run upstream's default profile, the custom scheduler ours
-SCORING = {DEFAULT: "LeastAllocated (upstream default)", NAME: InCluster().scoring_strategy}
 
 
 def make_nodes(kube: Kube, count: int) -> list[str]:
@@ -91,7 +85,7 @@ def make_nodes(kube: Kube, count: int) -> list[str]:
         list(pool.map(create, names))
 
     def all_ready() -> bool:
-        nodes = kube.get(f"/api/v1/nodes?labelSelector={PERF_LABEL}%3D1")["items"]
+        nodes = kube.items(f"/api/v1/nodes?labelSelector={PERF_LABEL}%3D1")
         return len(nodes) == count and all(
             any(
                 c["type"] == "Ready" and c["status"] == "True"
@@ -110,7 +104,7 @@ def remove_nodes(kube: Kube, names: list[str]) -> None:
         list(pool.map(lambda n: kube.request("DELETE", f"/api/v1/nodes/{n}"), names))
 
 
-def one_run(kube: Kube, scheduler: str, pods: int, requests: dict[str, str], qps: float) -> dict[str, Any]:
+def one_run(kube: Kube, scheduler: str, pods: int, requests: dict[str, str], qps: float) -> RunRecord:
     """Create `pods` pods as fast as this machine can, wait until all are bound, read when."""
     ns = f"perf-{uuid.uuid4().hex[:6]}"
     kube.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
@@ -129,7 +123,7 @@ def one_run(kube: Kube, scheduler: str, pods: int, requests: dict[str, str], qps
             "terminationGracePeriodSeconds": 0,
         }
         if not hasattr(local, "conn"):
-            local.conn = http.client.HTTPSConnection(host, int(port), context=kube.ctx, timeout=30)
+            local.conn = http.client.HTTPSConnection(host, int(port), context=kube.context, timeout=30)
         body = json.dumps({"metadata": {"name": name}, "spec": spec})
         local.conn.request(
             "POST", f"/api/v1/namespaces/{ns}/pods", body, {"Content-Type": "application/json"}
@@ -146,12 +140,12 @@ def one_run(kube: Kube, scheduler: str, pods: int, requests: dict[str, str], qps
     created_in = time.time() - start
 
     def all_bound() -> bool:
-        items = kube.get(f"/api/v1/namespaces/{ns}/pods", timeout=30)["items"]
+        items = kube.items(f"/api/v1/namespaces/{ns}/pods", timeout=30)
         return sum(bool(p["spec"].get("nodeName")) for p in items) == pods
 
     poll(all_bound, 600, interval=0.5)
     # the scheduler's Scheduled event carries a MicroTime: sub-second binding times
-    events = kube.get(f"/apis/events.k8s.io/v1/namespaces/{ns}/events", timeout=60)["items"]
+    events = kube.items(f"/apis/events.k8s.io/v1/namespaces/{ns}/events", timeout=60)
     bound = {
         e["regarding"]["name"]: timestamp(e["eventTime"])
         for e in events
@@ -159,25 +153,18 @@ def one_run(kube: Kube, scheduler: str, pods: int, requests: dict[str, str], qps
     }
     fallback = 0
     if len(bound) < pods:  # an event the broadcaster dropped: the condition's time (seconds)
-        for p in kube.get(f"/api/v1/namespaces/{ns}/pods", timeout=30)["items"]:
+        for p in kube.items(f"/api/v1/namespaces/{ns}/pods", timeout=30):
             name = p["metadata"]["name"]
             if name not in bound:
                 cond = next(c for c in p["status"]["conditions"] if c["type"] == "PodScheduled")
                 bound[name] = timestamp(cond["lastTransitionTime"])
                 fallback += 1
-    nodes_used = len({p["spec"]["nodeName"] for p in kube.get(f"/api/v1/namespaces/{ns}/pods")["items"]})
+    nodes_used = len({p["spec"]["nodeName"] for p in kube.items(f"/api/v1/namespaces/{ns}/pods", timeout=30)})
     kube.request("DELETE", f"/api/v1/namespaces/{ns}")
     poll(lambda: kube.get(f"/api/v1/namespaces/{ns}") is None, 300, interval=1)
-    names = sorted(created)
-    figures = run_figures([created[n] for n in names], [bound[n] for n in names], qps)
-    return {
-        "figures": figures.__dict__,
-        "created_in_s": created_in,
-        "bound_at": sorted(bound[n] - start for n in names),
-        "latency_s": sorted(bound[n] - created[n] for n in names),
-        "binding_times_from_conditions": fallback,
-        "nodes_used": nodes_used,
-    }
+    return run_record(
+        created, bound, start, qps, created_in=created_in, nodes_used=nodes_used, from_conditions=fallback
+    )
 
 
 def set_limits(stack: LabStack, kube: Kube, scheduler: str, qps: float, burst: int) -> None:
@@ -202,28 +189,27 @@ def lease_timelines(kube: Kube, stack: LabStack) -> dict[str, list[tuple[float, 
         time.sleep(8)
         ssh(leader, "systemctl start kube-scheduler.service")
         time.sleep(4)
-    out["masters: leader stopped"] = [(t, h.split("_", 1)[0]) for t, _, h in mon.samples]
+    out["masters: leader stopped"] = mon.timeline()
     cfg = dev_config()
     cfg["bareMetal"]["verbosity"] = 3
     stack.configure(cfg)
     with Monitor(kube) as mon:
         stack.up()
         time.sleep(2)
-    out["masters: rolling change"] = [(t, h.split("_", 1)[0]) for t, _, h in mon.samples]
+    out["masters: rolling change"] = mon.timeline()
     with LeaseWatch(kube) as watch:
         time.sleep(2)
         old = kube.holder(NAME).split("_", 1)[0]
         kube.request("DELETE", f"/api/v1/namespaces/{NS}/pods/{old}")
         time.sleep(10)
-    out["in-cluster: leader pod deleted"] = [(t, h.split("_", 1)[0]) for t, h, _ in watch.samples]
+    out["in-cluster: leader pod deleted"] = watch.timeline()
     cfg["inCluster"]["verbosity"] = 3
     stack.configure(cfg)
     with LeaseWatch(kube) as watch:
         stack.up()
         time.sleep(2)
-    out["in-cluster: ConfigMap rollout"] = [(t, h.split("_", 1)[0]) for t, h, _ in watch.samples]
-    stack.configure(dev_config())
-    stack.up()
+    out["in-cluster: ConfigMap rollout"] = watch.timeline()
+    stack.apply(dev_config())
     return out
 
 
@@ -233,91 +219,32 @@ def binpack_pods(nodes: int) -> int:
     return nodes * PER_NODE["binpack"] * 3 // 4
 
 
-def measure(a: argparse.Namespace) -> dict[str, Any]:
-    kube = Kube()
-    stack = LabStack("perf", Path(tempfile.mkdtemp(prefix="ksched-perf-")))
-    results: dict[str, Any] = {"pods": a.pods, "nodes": a.nodes, "runs": a.runs, "cases": []}
-    nodes: list[str] = []
+def measure(a: argparse.Namespace) -> Results:
+    kube = Kube.admin()
+    results: Results = {"pods": a.pods, "nodes": a.nodes, "runs": a.runs, "cases": [], "leases": {}}
 
     def case(scheduler: str, qps: float, burst: int, workload: str, pods: int) -> None:
         runs = [one_run(kube, scheduler, pods, WORKLOADS[workload], qps) for _ in range(a.runs)]
-        c = {
-            "scheduler": scheduler,
-            "qps": qps,
-            "burst": burst,
-            "workload": workload,
-            "pods": pods,
-            "runs": runs,
-        }
-        if workload == "binpack":
-            c["fewest_nodes"] = -(-pods // PER_NODE["binpack"])
+        c = case_record(scheduler, qps, burst, workload, pods, runs, PER_NODE.get(workload))
         results["cases"].append(c)
         print(summary_line(c), flush=True)
 
-    try:
+    with Stacks() as stacks:
+        stack = stacks("perf")
         stack.up()
         settled(kube)
         nodes = make_nodes(kube, a.nodes)
-        for scheduler, default in ((DEFAULT, DEFAULTS[DEFAULT]), (NAME, DEFAULTS[NAME])):
-            for qps, burst in SETTINGS:
-                set_limits(stack, kube, scheduler, qps, burst)
-                case(scheduler, qps, burst, "basic", a.pods)
-            set_limits(stack, kube, scheduler, *default)
-            case(scheduler, *default, "binpack", binpack_pods(a.nodes))
-        results["leases"] = lease_timelines(kube, stack)
-    finally:
-        if nodes:
+        try:
+            for scheduler, default in ((DEFAULT, DEFAULTS[DEFAULT]), (NAME, DEFAULTS[NAME])):
+                for qps, burst in SETTINGS:
+                    set_limits(stack, kube, scheduler, qps, burst)
+                    case(scheduler, qps, burst, "basic", a.pods)
+                set_limits(stack, kube, scheduler, *default)
+                case(scheduler, *default, "binpack", binpack_pods(a.nodes))
+            results["leases"] = lease_timelines(kube, stack)
+        finally:
             remove_nodes(kube, nodes)
-        stack.destroy()
-        stack.remove()
-        kube.close()
     return results
-
-
-def _case_figures(case: dict[str, Any]) -> dict[str, Any]:
-    figs = [RunFigures(**r["figures"]) for r in case["runs"]]
-    steady = statistics.median(f.throughput_p50 for f in figs)
-    return {
-        "throughput": spread([f.throughput for f in figs]),
-        "steady": steady,  # scheduler_perf's Perc50 of the per-second samples, median run
-        "ratio": steady / case["qps"],
-        "median_run": sorted(figs, key=lambda f: f.throughput)[len(figs) // 2],
-        "created_per_s": statistics.median(case["pods"] / r["created_in_s"] for r in case["runs"]),
-        "nodes_used": spread([r["nodes_used"] for r in case["runs"]]),
-    }
-
-
-def summary_line(case: dict[str, Any]) -> str:
-    f = _case_figures(case)
-    t, mid = f["throughput"], f["median_run"]
-    return (
-        f"{case['scheduler']:<22} qps {case['qps']:>5g}/{case['burst']:<4} {case['workload']:<8} "
-        f"{case['pods']:>5} pods (created {f['created_per_s']:4.0f}/s): "
-        f"pods/s min/med/max {t[0]:6.1f} {t[1]:6.1f} {t[2]:6.1f}, steady {f['steady']:4.0f} "
-        f"(x{f['ratio']:.2f} of qps); latency p50 {mid.latency_p50:5.2f}s p90 {mid.latency_p90:5.2f}s "
-        f"p99 {mid.latency_p99:5.2f}s"
-    )
-
-
-def table(results: dict[str, Any]) -> list[str]:
-    """The figures as Markdown rows, for the README."""
-    rows = [
-        "| scheduler | qps/burst | workload | pods (created/s) | pods/s, first to last binding: "
-        "min / median / max | steady pods/s (÷ qps) | latency p50 / p90 / p99 "
-        "| nodes used: min / median / max |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for case in results["cases"]:
-        f = _case_figures(case)
-        t, mid, used = f["throughput"], f["median_run"], f["nodes_used"]
-        rows.append(
-            f"| {case['scheduler']} | {case['qps']:g}/{case['burst']} | {case['workload']} "
-            f"| {case['pods']} ({f['created_per_s']:.0f}/s) | {t[0]:.1f} / {t[1]:.1f} / {t[2]:.1f} "
-            f"| {f['steady']:.0f} ({f['ratio']:.2f}) "
-            f"| {mid.latency_p50:.2f} / {mid.latency_p90:.2f} / {mid.latency_p99:.2f} s "
-            f"| {used[0]:g} / {used[1]:g} / {used[2]:g} |"
-        )
-    return rows
 
 
 def main() -> None:
@@ -329,22 +256,16 @@ def main() -> None:
     a = ap.parse_args()
     out = ROOT / ".bench" / "scheduling.json"
     if a.replot:
-        results = json.loads(out.read_text())
+        results = load(out)
     else:
-        with own_lab():
+        with own_lab(), lab_passphrase():
             results = measure(a)
-        results["k8s_version"] = facts()["k8s_version"]
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(results, indent=1))
+            results["k8s_version"] = facts()["k8s_version"]
+        save(results, out)
     for path in write_plots(results, ROOT / "docs" / "bench"):
         print(f"plot: {path.relative_to(ROOT)}")
     print("\n".join(table(results)))
-    medians: dict[str, dict[float, float]] = {DEFAULT: {}, NAME: {}}
-    for case in results["cases"]:
-        if case["workload"] == "basic":
-            medians[case["scheduler"]][case["qps"]] = _case_figures(case)["steady"]
-    for scheduler, (qps, _) in DEFAULTS.items():
-        print(recommend(scheduler, medians[scheduler], qps))
+    print("\n".join(recommendations(results, {name: qps for name, (qps, _) in DEFAULTS.items()})))
     print(f"figures in {out.relative_to(ROOT)} (Kubernetes {results.get('k8s_version', '?')})")
 
 

@@ -3,7 +3,8 @@ __main__.py and the language host are proven against real hosts: up, masters hea
 objects present, a no-op preview, destroy leaving the masters clean.
 
 The stack lives in a scratch copy of the project with its own file backend; its config is the dev
-stack's (lab paths made absolute by tests/e2e/lab.py's dev_config).
+stack's (lab paths made absolute by harness.lab.dev_config). A test that needs it deployed asks
+for `deployed` (a `pulumi up` when nothing is, as at first or after the destroy test).
 """
 
 from __future__ import annotations
@@ -18,17 +19,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.lab import (
-    MASTERS,
-    PASSPHRASE,
-    ROOT,
-    Kube,
-    config_map_path,
-    dev_config,
-    healthz,
-    master_ip,
-    ssh,
-)
+from harness.kube import Kube, config_map_path
+from harness.lab import MASTERS, ROOT, dev_config, healthz, master_ip
+from harness.ssh import ssh
+from harness.stacks import PASSPHRASE
 
 pytestmark = pytest.mark.lab
 
@@ -51,7 +45,7 @@ class CliStack:
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_CONFIRMATIONS": "true",
         }
-        self.destroyed = False
+        self.up_output = ""  # of the `pulumi up` that deployed it; "" while nothing is deployed
 
     def run(self, cmd: str, timeout: float = 900) -> str:
         out = subprocess.run(
@@ -69,7 +63,7 @@ class CliStack:
 
 
 @pytest.fixture(scope="module")
-def deployed(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CliStack, str]]:
+def cli_stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliStack]:
     s = CliStack(tmp_path_factory.mktemp("cli-e2e"))
     s.run("pulumi stack init dev-cli")
     # The dev stack's config (no secret in it: lab facts by path), structured keys as objects as
@@ -78,44 +72,43 @@ def deployed(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     doc = yaml.safe_load(stack_file.read_text())
     doc["config"] = {f"kube-scheduler:{k}": v for k, v in dev_config().items()}
     stack_file.write_text(yaml.safe_dump(doc))
-    up = s.run("pulumi up --policy-pack policy")
     try:
-        yield s, up
+        yield s
     finally:
-        if not s.destroyed:
-            s.run("pulumi destroy")
+        s.run("pulumi destroy")  # also what a failed first `up` made
         s.run("pulumi stack rm --yes dev-cli")
 
 
-def test_up_through_the_cli_creates_and_starts_every_master(deployed: tuple[CliStack, str]) -> None:
-    _, up = deployed
-    assert "kube-scheduler@v0.1.0" in up
+@pytest.fixture
+def deployed(cli_stack: CliStack) -> CliStack:
+    if not cli_stack.up_output:
+        cli_stack.up_output = cli_stack.run("pulumi up --policy-pack policy")
+    return cli_stack
+
+
+def test_up_through_the_cli_creates_and_starts_every_master(deployed: CliStack) -> None:
+    assert "kube-scheduler@v0.1.0" in deployed.up_output
     for master in MASTERS:
         assert ssh(master, "systemctl is-active kube-scheduler.service") == "active"
         assert healthz(master_ip(master))
 
 
-def test_in_cluster_objects_exist(deployed: tuple[CliStack, str]) -> None:
-    kube = Kube()
-    try:
-        assert kube.get("/apis/apps/v1/namespaces/kube-system/deployments/custom-k8s-scheduler") is not None
-        assert kube.get(config_map_path(kube)) is not None
-        assert kube.get("/api/v1/namespaces/default/pods/custom-k8s-scheduler-sample") is not None
-    finally:
-        kube.close()
+def test_in_cluster_objects_exist(deployed: CliStack, kube: Kube) -> None:
+    assert kube.get("/apis/apps/v1/namespaces/kube-system/deployments/custom-k8s-scheduler") is not None
+    assert kube.get(config_map_path(kube)) is not None
+    assert kube.get("/api/v1/namespaces/default/pods/custom-k8s-scheduler-sample") is not None
 
 
-def test_outputs_and_a_no_op_preview(deployed: tuple[CliStack, str]) -> None:
-    s, _ = deployed
-    outputs = json.loads(s.run("pulumi stack output --json"))
+def test_outputs_and_a_no_op_preview(deployed: CliStack) -> None:
+    outputs = json.loads(deployed.run("pulumi stack output --json"))
     assert sorted(outputs["masters"]) == sorted(MASTERS)
-    s.run("pulumi preview --expect-no-changes --policy-pack policy")
+    deployed.run("pulumi preview --expect-no-changes --policy-pack policy")
 
 
-def test_destroy_through_the_cli_leaves_the_masters_clean(deployed: tuple[CliStack, str]) -> None:
-    s, _ = deployed
+def test_destroy_through_the_cli_leaves_the_masters_clean(deployed: CliStack) -> None:
+    s = deployed
     s.run("pulumi destroy")
-    s.destroyed = True
+    s.up_output = ""
     for master in MASTERS:
         left = ssh(
             master, "ls -d /etc/kubernetes/scheduler /usr/local/bin/kube-scheduler 2>/dev/null || true"

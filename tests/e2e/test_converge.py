@@ -3,23 +3,26 @@
 Each test puts the lab in a state a user meets — the lab stopped and started, a power loss, a
 master reinstalled, our files deleted on a master, our objects deleted from the cluster, a new
 cluster with new masters — then runs what `make up` runs (`scripts.stack.deploy`: up --refresh)
-and the summary `make up` prints, which must be all green. Timings go to .bench/converge.json.
+and the summary `make up` prints, which must be all green. One stack for the module: the first
+test deploys it from nothing; every other test starts from it deployed and converged
+(`converged`). Timings go to .bench/converge.json.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.kube import Kube, config_map_path
+from harness.lab import MASTERS, lab, write_figures
+from harness.ssh import ssh
+from harness.stacks import LabStack, Stacks, changes
 from scripts.stack import deploy, summary
-from tests.e2e.lab import MASTERS, ROOT, Kube, LabStack, changes, config_map_path, lab, ssh
 
 pytestmark = pytest.mark.lab
 
@@ -31,24 +34,22 @@ OBJECTS = (
 )
 
 
-@pytest.fixture(scope="module")
-def kube() -> Iterator[Kube]:
-    k = Kube()
-    yield k
-    k.close()
+@pytest.fixture(scope="module", autouse=True)
+def timings() -> Iterator[None]:
+    yield
+    write_figures("converge", TIMINGS)
 
 
 @pytest.fixture(scope="module")
-def stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabStack]:
-    s = LabStack("converge", tmp_path_factory.mktemp("converge"))
-    yield s
-    try:
-        s.destroy()
-    finally:
-        s.remove()
-        out = ROOT / ".bench" / "converge.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(TIMINGS, indent=2) + "\n")
+def stack(module_stacks: Stacks) -> LabStack:
+    return module_stacks("converge")
+
+
+@pytest.fixture
+def converged(stack: LabStack) -> LabStack:
+    """The stack deployed and in step with the lab (a `make up` that changes nothing when it is)."""
+    assert deploy(stack.stack, stack.output.append).summary.result == "succeeded"
+    return stack
 
 
 def make_up(stack: LabStack, state: str) -> dict[str, int]:
@@ -78,58 +79,60 @@ def assert_objects(kube: Kube) -> None:
 
 
 def test_first_up(stack: LabStack, kube: Kube) -> None:
+    if stack.has_resources():  # from nothing, whatever ran before
+        stack.destroy()
     assert make_up(stack, "first up").get("create", 0) >= 50
     assert_objects(kube)
 
 
-def test_after_lab_down_and_up_nothing_changes(stack: LabStack, kube: Kube) -> None:
+def test_after_lab_down_and_up_nothing_changes(converged: LabStack, kube: Kube) -> None:
     lab("down")
     lab("up", timeout=900)
-    assert set(make_up(stack, "after lab-down, lab-up")) == {"same"}
+    assert set(make_up(converged, "after lab-down, lab-up")) == {"same"}
     assert_objects(kube)
 
 
-def test_after_a_power_loss(stack: LabStack, kube: Kube) -> None:
+def test_after_a_power_loss(converged: LabStack) -> None:
     lab("crash")
     lab("up", timeout=900)
-    assert set(make_up(stack, "after a power loss (reboot)")) == {"same"}
+    assert set(make_up(converged, "after a power loss (reboot)")) == {"same"}
 
 
-def test_after_a_master_is_reinstalled(stack: LabStack) -> None:
+def test_after_a_master_is_reinstalled(converged: LabStack) -> None:
     lab("rebuild-master", "master-2")
     assert "no such user" in ssh("master-2", "id kube-scheduler 2>&1", check=False)
-    found = make_up(stack, "after master-2 was reinstalled")
+    found = make_up(converged, "after master-2 was reinstalled")
     assert found.get("update", 0) >= 10  # every step of master-2, none of the others
     assert ssh("master-2", "systemctl is-active kube-scheduler.service") == "active"
 
 
-def test_after_our_files_are_deleted_on_a_master(stack: LabStack) -> None:
+def test_after_our_files_are_deleted_on_a_master(converged: LabStack) -> None:
     before = ssh("master-3", "systemctl show -p MainPID --value kube-scheduler.service")
     conf = "/etc/kubernetes/scheduler"
     ssh("master-3", f"rm -f {conf}/kube-scheduler.yaml {conf}/pki/kube-scheduler.key")
-    found = make_up(stack, "after files deleted on master-3")
+    found = make_up(converged, "after files deleted on master-3")
     assert found.get("update", 0) == 3  # the two files and the restart
     assert ssh("master-3", "test -s /etc/kubernetes/scheduler/kube-scheduler.yaml && echo there") == "there"
     after = ssh("master-3", "systemctl show -p MainPID --value kube-scheduler.service")
     assert after != before, "master-3 kept running without the files it reads"
 
 
-def test_after_our_objects_are_deleted_from_the_cluster(stack: LabStack, kube: Kube) -> None:
+def test_after_our_objects_are_deleted_from_the_cluster(converged: LabStack, kube: Kube) -> None:
     paths = (*OBJECTS, config_map_path(kube))
     for path in paths:
         kube.request("DELETE", path)
-    found = make_up(stack, "after objects deleted by hand")
+    found = make_up(converged, "after objects deleted by hand")
     assert found.get("create", 0) >= len(paths)
     assert_objects(kube)
 
 
-def test_after_a_new_cluster_with_new_masters(stack: LabStack, kube: Kube, tmp_path: Path) -> None:
+def test_after_a_new_cluster_with_new_masters(converged: LabStack, kube: Kube) -> None:
     # What `make test` used to leave the dev stack with: the state claims everything, the world
     # has nothing of it.
     lab("reset")
     lab("up", timeout=900)
-    found = make_up(stack, "after lab-reset (new cluster, new masters)")
+    found = make_up(converged, "after lab-reset (new cluster, new masters)")
     # every host step made again (10 a master), every object created again (and its guard)
     assert found.get("update", 0) >= 30 and found.get("create", 0) >= 9
     assert_objects(kube)
-    assert set(make_up(stack, "the next up")) == {"same"}
+    assert set(make_up(converged, "the next up")) == {"same"}

@@ -2,15 +2,15 @@
 1.37), the version-skew guard, the rollback of a master whose new version fails its health gate,
 drift reported and converged, certificate expiry in view.
 
-The bare-metal path only (the lab builds in-cluster images for its own version). Figures go to
-.bench/day2.json for the README.
+The bare-metal path only (the lab builds in-cluster images for its own version). One stack for
+the module; each test first brings it to the version it starts from (an `up` that changes nothing
+when the test before left it there). Figures go to .bench/day2.json for the README.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import re
 import subprocess
@@ -23,20 +23,12 @@ import pytest
 from cryptography import x509
 from pulumi import automation as auto
 
+from harness.kube import Kube
+from harness.lab import MASTERS, ROOT, dev_config, facts, poll, write_figures
+from harness.ssh import ssh
+from harness.stacks import LabStack, Stacks, changes
+from harness.watch import RELEASE_FAILOVER_BOUND_S, Monitor
 from scripts.stack import deploy, summary
-from tests.e2e.lab import (
-    MASTERS,
-    RELEASE_FAILOVER_BOUND_S,
-    ROOT,
-    Kube,
-    LabStack,
-    Monitor,
-    changes,
-    dev_config,
-    facts,
-    poll,
-    ssh,
-)
 from tests.scheduler_binary import NEWEST_PATCH
 
 pytestmark = pytest.mark.lab
@@ -73,25 +65,25 @@ def bare_metal(version: str, binary: str | None = None) -> dict[str, Any]:
     return cfg
 
 
-@pytest.fixture(scope="module")
-def kube() -> Iterator[Kube]:
-    k = Kube()
-    yield k
-    k.close()
+def at_previous_minor() -> dict[str, Any]:
+    """The masters one minor behind the API server: the previous minor's binary, uploaded."""
+    return bare_metal(below_lab(1), old_binary())
+
+
+def at_lab_version() -> dict[str, Any]:
+    """The masters at the lab's version: its binary, its version."""
+    return bare_metal(facts()["k8s_version"])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def figures() -> Iterator[None]:
+    yield
+    write_figures("day2", FIGURES)
 
 
 @pytest.fixture(scope="module")
-def stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabStack]:
-    s = LabStack("day2", tmp_path_factory.mktemp("day2"))
-    s.configure(bare_metal(below_lab(1), old_binary()))
-    yield s
-    try:
-        s.destroy()
-    finally:
-        s.remove()
-        out = ROOT / ".bench" / "day2.json"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(FIGURES, indent=2) + "\n")
+def stack(module_stacks: Stacks) -> LabStack:
+    return module_stacks("day2", at_previous_minor())
 
 
 def versions_on_masters() -> dict[str, str]:
@@ -103,14 +95,15 @@ def main_pids() -> dict[str, str]:
 
 
 def test_masters_at_the_previous_minor_against_the_newer_api_server(stack: LabStack, kube: Kube) -> None:
-    assert stack.up().summary.result == "succeeded"
+    stack.apply(at_previous_minor())
     assert set(versions_on_masters().values()) == {f"Kubernetes {below_lab(1)}"}
     poll(lambda: bool(kube.holder("kube-scheduler")), 30)
 
 
 def test_rolling_upgrade_one_master_at_a_time_lease_held(stack: LabStack, kube: Kube) -> None:
+    stack.apply(at_previous_minor())
     new = facts()["k8s_version"]
-    stack.configure(bare_metal(new))  # the lab's binary, the lab's version
+    stack.configure(at_lab_version())
     start = time.monotonic()
     with Monitor(kube) as mon:
         result = stack.up()
@@ -133,26 +126,23 @@ def test_rolling_upgrade_one_master_at_a_time_lease_held(stack: LabStack, kube: 
     assert mon.longest_leaderless <= RELEASE_FAILOVER_BOUND_S
 
 
-def test_skew_guard_refuses_at_preview_and_creates_nothing(lab_up: None, tmp_path: Any) -> None:
-    s = LabStack("day2-skew", tmp_path)
+def test_skew_guard_refuses_at_preview_and_creates_nothing(new_stack: Stacks) -> None:
     too_old = below_lab(2)  # two minors below the API server
-    s.configure(bare_metal(too_old, old_binary()))
-    try:
-        with pytest.raises(auto.CommandError) as info:
-            s.preview()
-        text = str(info.value)
-        assert "kube-scheduler:kubernetesVersion: expected a version the API server at" in text
-        assert "may be at most one minor version older (Kubernetes version skew policy)" in text
-        assert f"got {too_old.removeprefix('v')}, more than one minor older" in text
-        assert len((s.stack.export_stack().deployment or {}).get("resources", [])) == 0
-    finally:
-        s.remove()
+    s = new_stack("day2-skew", bare_metal(too_old, old_binary()))
+    with pytest.raises(auto.CommandError) as info:
+        s.preview()
+    text = str(info.value)
+    assert "kube-scheduler:kubernetesVersion: expected a version the API server at" in text
+    assert "may be at most one minor version older (Kubernetes version skew policy)" in text
+    assert f"got {too_old.removeprefix('v')}, more than one minor older" in text
+    assert len((s.stack.export_stack().deployment or {}).get("resources", [])) == 0
 
 
-def test_a_master_that_fails_its_health_gate_is_rolled_back(stack: LabStack, kube: Kube) -> None:
+def test_a_master_that_fails_its_health_gate_is_rolled_back(stack: LabStack) -> None:
+    stack.apply(at_lab_version())
     before = {m: ssh(m, f"sha256sum {CONFIG} /etc/systemd/system/kube-scheduler.service") for m in MASTERS}
     pids = main_pids()
-    cfg = bare_metal(facts()["k8s_version"])
+    cfg = at_lab_version()
     # valid input the scheduler cannot run with: an address no master has
     cfg["bareMetal"]["bindAddress"] = "10.231.0.250"
     cfg["bareMetal"]["healthTimeoutSeconds"] = 15
@@ -173,8 +163,7 @@ def test_a_master_that_fails_its_health_gate_is_rolled_back(stack: LabStack, kub
     assert now["master-1"] != pids["master-1"]
     assert (now["master-2"], now["master-3"]) == (pids["master-2"], pids["master-3"])
     # the change withdrawn, the next up converges with no restart anywhere
-    stack.configure(bare_metal(facts()["k8s_version"]))
-    assert stack.up().summary.result == "succeeded"
+    stack.apply(at_lab_version())
     assert main_pids() == now
 
 
@@ -186,6 +175,7 @@ def run_summary(stack: LabStack) -> str:
 
 
 def test_drift_is_reported_with_both_hashes_and_converged_by_make_up(stack: LabStack) -> None:
+    stack.apply(at_lab_version())
     wrote = ssh("master-2", f"sha256sum {CONFIG}").split()[0]
     ssh("master-2", f"sed -i 's/qps: 50.0/qps: 5.0/' {CONFIG}")
     edited = ssh("master-2", f"sha256sum {CONFIG}").split()[0]
@@ -200,6 +190,7 @@ def test_drift_is_reported_with_both_hashes_and_converged_by_make_up(stack: LabS
 
 
 def test_certificate_expiry_and_renewal_date_in_the_summary(stack: LabStack) -> None:
+    stack.apply(at_lab_version())
     text = run_summary(stack)
     for m in MASTERS:
         pem = ssh(m, "cat /etc/kubernetes/scheduler/pki/kube-scheduler.crt")

@@ -1,7 +1,9 @@
 """End-to-end against the lab: a real API server, three systemd masters, the real toolchain.
 
-The tests run in file order on one stack: deploy, check, disturb, recover, destroy. Each test
-leaves the lab as the next expects it (all masters up, schedulers healthy).
+One stack for the module. Every test that needs it deployed asks for `deployed`: the stack at the
+dev config (deployed by the first such test, a no-op `up` afterwards, or an `up` that undoes what
+the test before changed), so each test runs on what it needs, whatever ran before it. The last
+test destroys it.
 """
 
 from __future__ import annotations
@@ -11,38 +13,22 @@ import re
 import ssl
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
 from pulumi import automation as auto
 
-from tests.e2e.lab import (
-    CRASH_FAILOVER_BOUND_S,
-    MASTERS,
-    NS,
-    SELECTOR,
-    Kube,
-    LabStack,
-    Monitor,
-    changes,
-    dev_config,
-    facts,
-    healthz,
-    lab,
-    master_ip,
-    most_allocated_nodes,
-    poll,
-    ready,
-    ssh,
-    takeover,
-)
+from harness.kube import NS, SELECTOR, ApiError, Kube, most_allocated_nodes, ready
+from harness.lab import MASTERS, dev_config, facts, healthz, lab, master_ip, poll
+from harness.ssh import ssh
+from harness.stacks import LabStack, Stacks, changes
+from harness.watch import CRASH_FAILOVER_BOUND_S, Monitor, takeover
 
 pytestmark = pytest.mark.lab
 
-SEED_UNIT = """[Unit]
+# Kubernetes the Hard Way's unit (docs/sources.md#defect-plain-unit).
+GUIDE_UNIT = """[Unit]
 Description=Kubernetes Scheduler
 Documentation=https://github.com/kubernetes/kubernetes
 
@@ -59,20 +45,8 @@ WantedBy=multi-user.target
 
 
 @pytest.fixture(scope="module")
-def kube() -> Iterator[Kube]:
-    k = Kube()
-    yield k
-    k.close()
-
-
-@pytest.fixture(scope="module")
-def stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabStack]:
-    s = LabStack("e2e", tmp_path_factory.mktemp("e2e"))
-    yield s
-    try:
-        s.destroy()
-    finally:
-        s.remove()
+def stack(module_stacks: Stacks) -> LabStack:
+    return module_stacks("e2e")
 
 
 def unique(prefix: str) -> str:
@@ -108,9 +82,7 @@ def schedule_one(kube: Kube, timeout: float, scheduler: str | None = None) -> tu
 # ------------------------------------------------------------------ 1. fresh up
 
 
-def test_fresh_up_three_active_masters_one_leader(stack: LabStack, kube: Kube) -> None:
-    result = stack.up()
-    assert result.summary.result == "succeeded"
+def test_fresh_up_three_active_masters_one_leader(deployed: LabStack, kube: Kube) -> None:
     for m in MASTERS:
         assert service_state(m)["ActiveState"] == "active"
         assert healthz(master_ip(m)), f"{m} /healthz"
@@ -125,7 +97,7 @@ def test_fresh_up_three_active_masters_one_leader(stack: LabStack, kube: Kube) -
 
 
 def test_custom_scheduler_runs_on_real_nodes_and_places_by_most_allocated(
-    stack: LabStack, kube: Kube
+    deployed: LabStack, kube: Kube
 ) -> None:
     ns = "kube-system"
     pods = poll_deployment_pods(kube, ns)
@@ -155,7 +127,7 @@ def poll_deployment_pods(kube: Kube, ns: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
 
     def bound() -> bool:
-        items = kube.get(f"/api/v1/namespaces/{ns}/pods?labelSelector={selector}")["items"]
+        items = kube.items(f"/api/v1/namespaces/{ns}/pods?labelSelector={selector}")
         found[:] = [p for p in items if p["spec"].get("nodeName")]
         return len(found) == 2 and all(ready(p) for p in found)
 
@@ -166,9 +138,9 @@ def poll_deployment_pods(kube: Kube, ns: str) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------ 3. idempotence
 
 
-def test_second_up_changes_and_restarts_nothing(stack: LabStack) -> None:
+def test_second_up_changes_and_restarts_nothing(deployed: LabStack) -> None:
     before = {m: service_state(m) for m in MASTERS}
-    result = stack.up()
+    result = deployed.up()
     assert set(changes(result)) == {"same"}, changes(result)
     after = {m: service_state(m) for m in MASTERS}
     for m in MASTERS:
@@ -179,14 +151,14 @@ def test_second_up_changes_and_restarts_nothing(stack: LabStack) -> None:
 # ------------------------------------------------------------------ 4. rolling change
 
 
-def test_rolling_config_change_keeps_two_masters_up(stack: LabStack, kube: Kube) -> None:
+def test_rolling_config_change_keeps_two_masters_up(deployed: LabStack, kube: Kube) -> None:
     before = {m: service_state(m)["MainPID"] for m in MASTERS}
     cfg = dev_config()
     cfg["bareMetal"]["qps"] = 60
-    stack.configure(cfg)
+    deployed.configure(cfg)
     start = time.monotonic()
     with Monitor(kube) as mon:
-        stack.up()
+        deployed.up()
     total = time.monotonic() - start
     for m in MASTERS:
         assert "qps: 60" in ssh(m, "cat /etc/kubernetes/scheduler/kube-scheduler.yaml")
@@ -199,7 +171,7 @@ def test_rolling_config_change_keeps_two_masters_up(stack: LabStack, kube: Kube)
 # ------------------------------------------------------------------ 5. failover
 
 
-def test_failover_after_graceful_stop(kube: Kube, stack: LabStack) -> None:
+def test_failover_after_graceful_stop(deployed: LabStack, kube: Kube) -> None:
     old = leader_master(kube)
     name = unique("failover")
     start = time.monotonic()
@@ -218,7 +190,7 @@ def test_failover_after_graceful_stop(kube: Kube, stack: LabStack) -> None:
     assert total <= 3
 
 
-def test_failover_after_sigkill_and_self_restart(kube: Kube, stack: LabStack) -> None:
+def test_failover_after_sigkill_and_self_restart(deployed: LabStack, kube: Kube) -> None:
     old, holder = leader_master(kube), kube.holder("kube-scheduler")
     restarts = int(service_state(old)["NRestarts"])
     start = time.monotonic()
@@ -234,7 +206,8 @@ def test_failover_after_sigkill_and_self_restart(kube: Kube, stack: LabStack) ->
 # ------------------------------------------------------------------ 6. unreachable master
 
 
-def test_unreachable_master_fails_up_then_converges(stack: LabStack, kube: Kube) -> None:
+def test_unreachable_master_fails_up_then_converges(deployed: LabStack) -> None:
+    stack = deployed
     lab("stop-master", "master-2")
     try:
         cfg = dev_config()
@@ -259,7 +232,7 @@ def test_unreachable_master_fails_up_then_converges(stack: LabStack, kube: Kube)
 # ------------------------------------------------------------------ 7. API server restart
 
 
-def test_schedulers_recover_from_api_server_restart_by_themselves(stack: LabStack, kube: Kube) -> None:
+def test_schedulers_recover_from_api_server_restart_by_themselves(deployed: LabStack, kube: Kube) -> None:
     leader = leader_master(kube)
     before = {m: service_state(m) for m in MASTERS}
     lab("restart-apiserver")
@@ -285,16 +258,16 @@ def served_serial(ip: str) -> int:
     return x509.load_pem_x509_certificate(pem.encode()).serial_number
 
 
-def test_certificate_rotation_rolls_new_certs(stack: LabStack, kube: Kube) -> None:
+def test_certificate_rotation_rolls_new_certs(deployed: LabStack, kube: Kube) -> None:
     before = {m: served_serial(master_ip(m)) for m in MASTERS}
-    state = stack.stack.export_stack().deployment or {}
+    state = deployed.stack.export_stack().deployment or {}
     # the certificate of each master, whichever backend issued it
     certs = [
         r["urn"] for r in state.get("resources", []) if re.search(r"::masters-master-\d+-cert$", r["urn"])
     ]
     assert len(certs) == 3
     with Monitor(kube) as mon:
-        stack.up(replace=certs)
+        deployed.up(replace=certs)
     after = {m: served_serial(master_ip(m)) for m in MASTERS}
     for m in MASTERS:
         assert after[m] != before[m], f"{m} still serves the old certificate"
@@ -318,10 +291,10 @@ FILE_MODES = {
 }
 
 
-def test_secrets_stay_secret_and_files_have_our_modes(stack: LabStack) -> None:
-    state = stack.state_on_disk()
+def test_secrets_stay_secret_and_files_have_our_modes(deployed: LabStack) -> None:
+    state = deployed.state_on_disk()
     assert "PRIVATE KEY" not in state and "ciphertext" in state
-    printed = "".join(stack.output)
+    printed = "".join(deployed.output)
     assert "PRIVATE KEY" not in printed and "client-key-data" not in printed
     for m in MASTERS:
         out = ssh(m, "stat -c '%n %a %U:%G' " + " ".join(FILE_MODES))
@@ -329,21 +302,16 @@ def test_secrets_stay_secret_and_files_have_our_modes(stack: LabStack) -> None:
         assert got == FILE_MODES, m
 
 
-def test_pinned_host_key_mismatch_refuses_to_connect(lab_up: None, tmp_path: Path) -> None:
-    s = LabStack("e2e-badkey", tmp_path)
+def test_pinned_host_key_mismatch_refuses_to_connect(new_stack: Stacks) -> None:
     cfg = dev_config()
     hosts = cfg["bareMetal"]["hosts"]
     cfg["bareMetal"]["hosts"] = [hosts[0] | {"hostKeyFile": hosts[1]["hostKeyFile"]}]
     cfg["inCluster"] = {"enabled": False}
-    s.configure(cfg)
-    try:
-        with pytest.raises(auto.CommandError) as info:
-            s.up()
-        pattern = r"Host key verification failed|host key mismatch|handshake failed"
-        assert re.search(pattern, str(info.value)), str(info.value)[-1500:]
-    finally:
-        s.destroy()
-        s.remove()
+    s = new_stack("e2e-badkey", cfg)
+    with pytest.raises(auto.CommandError) as info:
+        s.up()
+    pattern = r"Host key verification failed|host key mismatch|handshake failed"
+    assert re.search(pattern, str(info.value)), str(info.value)[-1500:]
 
 
 # ------------------------------------------------------------------ 11. hardening
@@ -355,21 +323,21 @@ def exposure(text: str) -> float:
     return float(match.group(1))
 
 
-def test_unit_exposure_score_and_restricted_pod_template(stack: LabStack, kube: Kube) -> None:
+def test_unit_exposure_score_and_restricted_pod_template(deployed: LabStack, kube: Kube) -> None:
     ours = exposure(
         ssh("master-1", "systemd-analyze security --no-pager kube-scheduler.service", check=False)
     )
-    seed_path = "/root/seed-kube-scheduler.service"
-    ssh("master-1", f"cat > {seed_path} <<'EOF'\n{SEED_UNIT}EOF")
+    guide_path = "/root/guide-kube-scheduler.service"
+    ssh("master-1", f"cat > {guide_path} <<'EOF'\n{GUIDE_UNIT}EOF")
     try:
-        seed = exposure(
-            ssh("master-1", f"systemd-analyze security --offline=yes --no-pager {seed_path}", check=False)
+        guide = exposure(
+            ssh("master-1", f"systemd-analyze security --offline=yes --no-pager {guide_path}", check=False)
         )
     finally:
-        ssh("master-1", f"rm -f {seed_path}")
-    print(f"\nsystemd-analyze security: ours {ours}, seed unit {seed}")
-    assert ours <= 2.0 < seed
-    deployment = kube.get("/apis/apps/v1/namespaces/kube-system/deployments/custom-k8s-scheduler")
+        ssh("master-1", f"rm -f {guide_path}")
+    print(f"\nsystemd-analyze security: ours {ours}, guide unit {guide}")
+    assert ours <= 2.0 < guide
+    deployment = kube.read("/apis/apps/v1/namespaces/kube-system/deployments/custom-k8s-scheduler")
     template = deployment["spec"]["template"]
     ns = unique("psa-restricted")
     kube.request(
@@ -383,10 +351,11 @@ def test_unit_exposure_score_and_restricted_pod_template(stack: LabStack, kube: 
         kube.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts", {"metadata": {"name": sa}})
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "template"}, "spec": template["spec"]}
         kube.request("POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", pod)
-        # control: the same check rejects seed 004's container-level runAsNonRoot: false
+        # control: the same check rejects a container-level runAsNonRoot: false
+        # (docs/sources.md#defect-run-as-non-root)
         bad = json.loads(json.dumps(pod))
         bad["spec"]["containers"][0]["securityContext"]["runAsNonRoot"] = False
-        with pytest.raises(RuntimeError, match="violates PodSecurity"):
+        with pytest.raises(ApiError, match="violates PodSecurity"):
             kube.request("POST", f"/api/v1/namespaces/{ns}/pods?dryRun=All", bad)
     finally:
         kube.request("DELETE", f"/api/v1/namespaces/{ns}")
@@ -406,9 +375,8 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize(("path", "value", "message"), BAD_INPUT, ids=[b[0] for b in BAD_INPUT])
 def test_bad_input_fails_preview_and_creates_nothing(
-    lab_up: None, tmp_path: Path, path: str, value: Any, message: str
+    new_stack: Stacks, path: str, value: Any, message: str
 ) -> None:
-    s = LabStack("e2e-bad", tmp_path)
     cfg = dev_config()
     node: Any = cfg
     parts = path.split(".")
@@ -418,21 +386,18 @@ def test_bad_input_fails_preview_and_creates_nothing(
         del node[parts[-1]]
     else:
         node[parts[-1]] = facts()["ssh"]["private_key"] if value == "SSH_KEY" else value
-    s.configure(cfg)
-    try:
-        with pytest.raises(auto.CommandError) as info:
-            s.preview()
-        assert message in str(info.value)
-        assert len((s.stack.export_stack().deployment or {}).get("resources", [])) == 0
-    finally:
-        s.remove()
+    s = new_stack("e2e-bad", cfg)
+    with pytest.raises(auto.CommandError) as info:
+        s.preview()
+    assert message in str(info.value)
+    assert len((s.stack.export_stack().deployment or {}).get("resources", [])) == 0
 
 
 # ------------------------------------------------------------------ 9. destroy (last)
 
 
-def test_destroy_leaves_nothing_behind(stack: LabStack, kube: Kube) -> None:
-    stack.destroy()
+def test_destroy_leaves_nothing_behind(deployed: LabStack, kube: Kube) -> None:
+    deployed.destroy()
     for m in MASTERS:
         out = ssh(
             m,
@@ -462,5 +427,5 @@ def test_destroy_leaves_nothing_behind(stack: LabStack, kube: Kube) -> None:
     ):
         obj = kube.get(path)
         assert obj is None or obj.get("metadata", {}).get("deletionTimestamp"), path
-    left = kube.get(f"/api/v1/namespaces/{NS}/configmaps?labelSelector={SELECTOR}")["items"]
+    left = kube.items(f"/api/v1/namespaces/{NS}/configmaps?labelSelector={SELECTOR}")
     assert [c for c in left if not c["metadata"].get("deletionTimestamp")] == []

@@ -14,27 +14,22 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
 
+from harness.kube import Kube
+from harness.lab import MASTERS, dev_config, master_ip, poll
+from harness.ssh import ssh
+from harness.stacks import LabStack, Stacks, kill_cli, make_up, run_printed_command
+from harness.watch import Monitor, ServiceWatch
 from scripts import leftovers
 from scripts.stack import deploy
-from tests.e2e.lab import MASTERS, Kube, LabStack, Monitor, dev_config, master_ip, poll, ssh
-from tests.e2e.watch import ServiceWatch, kill_cli, make_up, run_printed_command
 
 pytestmark = pytest.mark.lab
 
 CONFIG = "/etc/kubernetes/scheduler/kube-scheduler.yaml"
-
-
-@pytest.fixture(scope="module")
-def kube() -> Iterator[Kube]:
-    k = Kube()
-    yield k
-    k.close()
 
 
 def bare_metal(qps: float) -> dict[str, Any]:
@@ -45,15 +40,11 @@ def bare_metal(qps: float) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabStack]:
-    s = LabStack("no-outage", tmp_path_factory.mktemp("no-outage"))
-    s.configure(bare_metal(50))
+def stack(module_stacks: Stacks) -> LabStack:
+    """Deployed and converged at qps 50; each test's change (another qps) ends converged too."""
+    s = module_stacks("no-outage", bare_metal(50))
     assert deploy(s.stack, s.output.append).summary.result == "succeeded"
-    yield s
-    try:
-        s.destroy()
-    finally:
-        s.remove()
+    return s
 
 
 def config_hash(master: str) -> str:

@@ -2,7 +2,8 @@
 security context in force inside the process, probes, restarts, failover, rollout, drain, and
 placement by MostAllocated compared with the default scheduler on the same workload.
 
-One dev-like stack for the module; tests run in file order and leave the cluster as they found it.
+One dev-like stack for the module; each test starts from it deployed at the dev config
+(`deployed`), and leaves the cluster's nodes as it found them.
 """
 
 from __future__ import annotations
@@ -11,32 +12,15 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.lab import (
-    CRASH_FAILOVER_BOUND_S,
-    LAB,
-    NAME,
-    NS,
-    RELEASE_FAILOVER_BOUND_S,
-    Kube,
-    LabStack,
-    LeaseWatch,
-    config_map_path,
-    dev_config,
-    facts,
-    lab,
-    most_allocated_nodes,
-    pause_image,
-    poll,
-    ready,
-    settled,
-    ssh,
-    takeover,
-)
+from harness.kube import NAME, NS, ApiError, Kube, config_map_path, most_allocated_nodes, ready, settled
+from harness.lab import LAB, dev_config, facts, lab, pause_image, poll
+from harness.ssh import ssh
+from harness.stacks import LabStack, Stacks
+from harness.watch import CRASH_FAILOVER_BOUND_S, RELEASE_FAILOVER_BOUND_S, LeaseWatch, takeover
 
 pytestmark = pytest.mark.lab
 
@@ -44,21 +28,8 @@ CONFIG_FLAG = f"--config=/etc/kubernetes/{NAME}/config.yaml"
 
 
 @pytest.fixture(scope="module")
-def kube() -> Iterator[Kube]:
-    k = Kube()
-    yield k
-    k.close()
-
-
-@pytest.fixture(scope="module")
-def stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabStack]:
-    s = LabStack("nodes", tmp_path_factory.mktemp("nodes"))
-    assert s.up().summary.result == "succeeded"  # waits for the Deployment and the sample pod
-    yield s
-    try:
-        s.destroy()
-    finally:
-        s.remove()
+def stack(module_stacks: Stacks) -> LabStack:
+    return module_stacks("nodes")  # `up` waits for the Deployment and the sample pod
 
 
 def leader_pod(kube: Kube) -> dict[str, Any]:
@@ -96,7 +67,7 @@ def scheduler_process(node: str, pod_uid: str) -> str:
 # ------------------------------------------------------------------ the pod as it runs
 
 
-def test_pods_run_on_real_nodes_from_the_locally_built_image(stack: LabStack, kube: Kube) -> None:
+def test_pods_run_on_real_nodes_from_the_locally_built_image(deployed: LabStack, kube: Kube) -> None:
     real = {n["name"] for n in facts()["nodes"]}
     pods = settled(kube)
     assert {p["spec"]["nodeName"] for p in pods} <= real
@@ -112,7 +83,7 @@ def test_pods_run_on_real_nodes_from_the_locally_built_image(stack: LabStack, ku
     assert sample["status"]["phase"] == "Running" and sample["spec"]["nodeName"] in real
 
 
-def test_restricted_context_is_in_force_inside_the_process(stack: LabStack, kube: Kube) -> None:
+def test_restricted_context_is_in_force_inside_the_process(deployed: LabStack, kube: Kube) -> None:
     for p in settled(kube):
         node, uid = p["spec"]["nodeName"], p["metadata"]["uid"]
         pid = scheduler_process(node, uid)
@@ -134,7 +105,7 @@ def test_restricted_context_is_in_force_inside_the_process(stack: LabStack, kube
         print(f"\n{p['metadata']['name']} on {node}: pid {pid}, uid 65532, no capabilities, seccomp 2, ro /")
 
 
-def test_probes_pass_and_logs_and_exec_go_through_the_api_server(stack: LabStack, kube: Kube) -> None:
+def test_probes_pass_and_logs_and_exec_go_through_the_api_server(deployed: LabStack, kube: Kube) -> None:
     pod = leader_pod(kube)
     container = pod["spec"]["containers"][0]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -153,7 +124,7 @@ def test_probes_pass_and_logs_and_exec_go_through_the_api_server(stack: LabStack
     assert env["KUBERNETES_SERVICE_HOST"] == facts()["api_server"]["kubernetes_service_ip"]
 
 
-def test_a_killed_container_is_restarted_by_the_kubelet(stack: LabStack, kube: Kube) -> None:
+def test_a_killed_container_is_restarted_by_the_kubelet(deployed: LabStack, kube: Kube) -> None:
     pod = settled(kube)[0]
     name, node = pod["metadata"]["name"], pod["spec"]["nodeName"]
     restarts = pod["status"]["containerStatuses"][0]["restartCount"]
@@ -175,7 +146,7 @@ def new_holder_after(kube: Kube, old: str, timeout: float) -> float:
     return poll(lambda: kube.holder(NAME).split("_", 1)[0] not in ("", old), timeout, interval=0.05)
 
 
-def test_failover_when_the_leader_pod_is_deleted(stack: LabStack, kube: Kube) -> None:
+def test_failover_when_the_leader_pod_is_deleted(deployed: LabStack, kube: Kube) -> None:
     old = leader_pod(kube)["metadata"]["name"]
     start = time.monotonic()
     kube.request("DELETE", f"/api/v1/namespaces/{NS}/pods/{old}")
@@ -187,7 +158,7 @@ def test_failover_when_the_leader_pod_is_deleted(stack: LabStack, kube: Kube) ->
     settled(kube)
 
 
-def test_failover_when_the_leader_node_stops(stack: LabStack, kube: Kube) -> None:
+def test_failover_when_the_leader_node_stops(deployed: LabStack, kube: Kube) -> None:
     node, holder = leader_pod(kube)["spec"]["nodeName"], kube.holder(NAME)
     # the node goes down in the background: its kubelet stops, its containers die, it powers off
     stopping = threading.Thread(target=lab, args=("stop-node", node), kwargs={"timeout": 300})
@@ -205,21 +176,19 @@ def test_failover_when_the_leader_node_stops(stack: LabStack, kube: Kube) -> Non
 # ------------------------------------------------------------------ rollout and drain
 
 
-def test_a_config_change_rolls_the_pods_one_at_a_time(stack: LabStack, kube: Kube) -> None:
+def test_a_config_change_rolls_the_pods_one_at_a_time(deployed: LabStack, kube: Kube) -> None:
     before = {p["metadata"]["name"] for p in settled(kube)}
     cfg = dev_config()
     cfg["inCluster"]["qps"] = 120
-    stack.configure(cfg)
     start = time.monotonic()
     with LeaseWatch(kube) as watch:
-        assert stack.up().summary.result == "succeeded"
+        deployed.apply(cfg)
     took = time.monotonic() - start
     after = settled(kube)
     assert before.isdisjoint(p["metadata"]["name"] for p in after), "the pods were not replaced"
-    config = kube.get(config_map_path(kube))["data"]["config.yaml"]
+    config = kube.read(config_map_path(kube))["data"]["config.yaml"]
     assert "qps: 120.0" in config
-    min_ready = min(n for _, _, n in watch.samples)
-    gap = watch.longest_leaderless()
+    min_ready, gap = watch.min_ready, watch.longest_leaderless
     print(
         f"\nConfigMap change: rolled in {took:.1f}s, at least {min_ready} replica Ready, "
         f"longest leaderless {gap:.2f}s"
@@ -227,9 +196,6 @@ def test_a_config_change_rolls_the_pods_one_at_a_time(stack: LabStack, kube: Kub
     assert min_ready >= 1  # maxUnavailable 1, maxSurge 0: one at a time
     # the leader's replacement releases the lease; a standby takes it within a retry period
     assert gap <= RELEASE_FAILOVER_BOUND_S
-    stack.configure(dev_config())
-    assert stack.up().summary.result == "succeeded"
-    settled(kube)
 
 
 def evict(kube: Kube, pod: str) -> None:
@@ -241,10 +207,10 @@ def evict(kube: Kube, pod: str) -> None:
 
 
 def cordon(kube: Kube, node: str, on: bool) -> None:
-    kube.request_patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": on or None}})
+    kube.patch(f"/api/v1/nodes/{node}", {"spec": {"unschedulable": on or None}})
 
 
-def test_a_node_drain_honours_the_disruption_budget(stack: LabStack, kube: Kube) -> None:
+def test_a_node_drain_honours_the_disruption_budget(deployed: LabStack, kube: Kube) -> None:
     pods = settled(kube)
     real = [n["name"] for n in facts()["nodes"]]
     a, b = sorted(pods, key=lambda p: p["spec"]["nodeName"])
@@ -254,7 +220,7 @@ def test_a_node_drain_honours_the_disruption_budget(stack: LabStack, kube: Kube)
         for n in [a["spec"]["nodeName"], *spare]:
             cordon(kube, n, True)
         evict(kube, a["metadata"]["name"])
-        with pytest.raises(RuntimeError, match=r"429.*disruption budget"):
+        with pytest.raises(ApiError, match=r"429.*disruption budget"):
             evict(kube, b["metadata"]["name"])
         assert kube.pod(b["metadata"]["name"], NS) is not None
         # the replica the budget kept leads (at once, or a retry after the evicted one released it)
@@ -301,10 +267,10 @@ def place(kube: Kube, count: int, scheduler: str | None) -> list[tuple[str, set[
 
 def clear_fill(kube: Kube) -> None:
     kube.request("DELETE", "/api/v1/namespaces/default/pods?labelSelector=fill%3D1&gracePeriodSeconds=0")
-    poll(lambda: not kube.get("/api/v1/namespaces/default/pods?labelSelector=fill%3D1")["items"], 60)
+    poll(lambda: not kube.items("/api/v1/namespaces/default/pods?labelSelector=fill%3D1"), 60)
 
 
-def test_most_allocated_fills_one_real_node_before_the_next(stack: LabStack, kube: Kube) -> None:
+def test_most_allocated_fills_one_real_node_before_the_next(deployed: LabStack, kube: Kube) -> None:
     settled(kube)
     try:
         custom = place(kube, 6, NAME)

@@ -7,6 +7,9 @@
   that lost our ownership;
 - a master with a kube-scheduler installed by hand the way the guides do it: refused without
   `takeOver`, taken over with it, one hand-over of the lease.
+
+One bare-metal stack for the module; each test first converges it to the layout it starts from
+(`converge`: nothing changes when the test before left it there).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,48 +28,51 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pulumi import automation as auto
 
-from components.render.systemd_unit import UnitSpec, scheduler_flags
+from components.config.schema import BareMetal
+from components.render.master import unit_spec
+from components.render.systemd_unit import scheduler_flags
 from components.render.versions import parse_kube_version
+from harness.kube import Kube
+from harness.lab import LAB, MASTERS, dev_config, facts, lab, poll
+from harness.ssh import ssh, ssh_argv
+from harness.stacks import LabStack, Stacks, changes
+from harness.watch import RELEASE_FAILOVER_BOUND_S, Monitor, ServiceWatch
 from scripts.stack import deploy
-from tests.e2e.lab import (
-    LAB,
-    MASTERS,
-    RELEASE_FAILOVER_BOUND_S,
-    Kube,
-    LabStack,
-    Monitor,
-    changes,
-    dev_config,
-    facts,
-    lab,
-    poll,
-    ssh,
-    ssh_argv,
-)
-from tests.e2e.watch import ServiceWatch
 
 pytestmark = pytest.mark.lab
 
 
-@pytest.fixture(scope="module")
-def kube() -> Iterator[Kube]:
-    k = Kube()
-    yield k
-    k.close()
-
-
-@pytest.fixture(scope="module")
-def stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabStack]:
-    s = LabStack("ownership", tmp_path_factory.mktemp("ownership"))
+def as_deployed() -> dict[str, Any]:
+    """The dev stack's masters, bare-metal only."""
     cfg = dev_config()
     cfg["inCluster"] = {"enabled": False}
-    s.configure(cfg)
-    assert deploy(s.stack, s.output.append).summary.result == "succeeded"
-    yield s
-    try:
-        s.destroy()
-    finally:
-        s.remove()
+    return cfg
+
+
+def renamed() -> dict[str, Any]:
+    """Every host renamed: same machines, same addresses."""
+    cfg = as_deployed()
+    for i, host in enumerate(cfg["bareMetal"]["hosts"]):
+        host["name"] = f"control-{i + 1}"
+    return cfg
+
+
+def moved() -> dict[str, Any]:
+    """Renamed, and `paths.configDir` moved."""
+    cfg = renamed()
+    cfg["bareMetal"]["paths"] = {"configDir": "/etc/kubernetes/kube-scheduler"}
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def stack(module_stacks: Stacks) -> LabStack:
+    return module_stacks("ownership", as_deployed())
+
+
+def converge(stack: LabStack, cfg: dict[str, Any]) -> None:
+    """One `make up` of `cfg`: the stack converged to it (nothing changes when it already is)."""
+    stack.configure(cfg)
+    assert deploy(stack.stack, stack.output.append).summary.result == "succeeded"
 
 
 def converge_watched(stack: LabStack, kube: Kube, cfg: dict[str, Any]) -> tuple[ServiceWatch, Monitor]:
@@ -87,11 +92,8 @@ def running_argv(master: str) -> list[str]:
 
 
 def test_renaming_every_host_keeps_every_master_scheduling(stack: LabStack, kube: Kube) -> None:
-    cfg = dev_config()
-    cfg["inCluster"] = {"enabled": False}
-    for i, host in enumerate(cfg["bareMetal"]["hosts"]):
-        host["name"] = f"control-{i + 1}"  # same machines, same addresses
-    watch, mon = converge_watched(stack, kube, cfg)
+    converge(stack, as_deployed())
+    watch, mon = converge_watched(stack, kube, renamed())
     print(
         f"\nrename: longest a master was not active {watch.longest_down():.1f}s; "
         f"most down at once {watch.most_down_at_once()}; longest leaderless {mon.longest_leaderless:.2f}s"
@@ -104,12 +106,8 @@ def test_renaming_every_host_keeps_every_master_scheduling(stack: LabStack, kube
 
 
 def test_moving_the_config_dir_keeps_every_master_scheduling(stack: LabStack, kube: Kube) -> None:
-    cfg = dev_config()
-    cfg["inCluster"] = {"enabled": False}
-    for i, host in enumerate(cfg["bareMetal"]["hosts"]):
-        host["name"] = f"control-{i + 1}"
-    cfg["bareMetal"]["paths"] = {"configDir": "/etc/kubernetes/kube-scheduler"}
-    watch, mon = converge_watched(stack, kube, cfg)
+    converge(stack, renamed())
+    watch, mon = converge_watched(stack, kube, moved())
     assert watch.most_down_at_once() <= 1
     assert watch.longest_down() <= 5.0
     assert mon.max_down <= 1
@@ -122,24 +120,21 @@ def test_moving_the_config_dir_keeps_every_master_scheduling(stack: LabStack, ku
 
 
 def test_every_rendered_flag_is_what_the_process_runs(stack: LabStack) -> None:
-    cfg = dev_config()
-    version = parse_kube_version(cfg["kubernetesVersion"])
-    d = "/etc/kubernetes/kube-scheduler"
-    spec = UnitSpec(
-        kubernetes_version=version,
-        config_path=f"{d}/kube-scheduler.yaml",
-        kubeconfig_path=f"{d}/kube-scheduler.kubeconfig",
-        cert_path=f"{d}/pki/kube-scheduler.crt",
-        key_path=f"{d}/pki/kube-scheduler.key",
-        ca_path=f"{d}/pki/ca.crt",
+    cfg = moved()
+    converge(stack, cfg)
+    # the unit's inputs as the program makes them from the stack's bareMetal settings
+    settings = BareMetal.model_validate(
+        {k: v for k, v in cfg["bareMetal"].items() if k not in ("hosts", "binary")}
     )
+    spec = unit_spec(settings, parse_kube_version(cfg["kubernetesVersion"]))
+    assert spec.config_path == "/etc/kubernetes/kube-scheduler/kube-scheduler.yaml"
     for m in MASTERS:
-        assert running_argv(m) == ["/usr/local/bin/kube-scheduler", *scheduler_flags(spec)]
+        assert running_argv(m) == [spec.binary_path, *scheduler_flags(spec)]
         # the unit as installed passes systemd's own check
         ssh(m, "systemd-analyze verify /etc/systemd/system/kube-scheduler.service")
 
 
-def test_a_unit_says_exactly_its_arguments_whatever_they_hold(stack: LabStack) -> None:
+def test_a_unit_says_exactly_its_arguments_whatever_they_hold(lab_up: None) -> None:
     """The escaping the unit renderer applies (systemd_unit.exec_line), against systemd itself:
     arguments with spaces, specifiers, variables, quotes and backslashes arrive as written."""
     from components.render.systemd_unit import exec_line
@@ -171,9 +166,7 @@ def _cluster_only(name: str) -> dict[str, Any]:
     return cfg
 
 
-def test_an_object_that_is_not_ours_is_refused_until_it_is_gone(
-    lab_up: None, kube: Kube, tmp_path: Path
-) -> None:
+def test_an_object_that_is_not_ours_is_refused_until_it_is_gone(new_stack: Stacks, kube: Kube) -> None:
     name = "taken-scheduler"
     role = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{name}"
     kube.request(
@@ -181,9 +174,8 @@ def test_an_object_that_is_not_ours_is_refused_until_it_is_gone(
         "/apis/rbac.authorization.k8s.io/v1/clusterroles",
         {"metadata": {"name": name}, "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]},
     )
-    before = kube.get(role)
-    s = LabStack("ownership-cluster", tmp_path)
-    s.configure(_cluster_only(name))
+    before = kube.read(role)
+    s = new_stack("ownership-cluster", _cluster_only(name))
     try:
         for attempt in (s.preview, s.up):
             with pytest.raises(auto.CommandError) as info:
@@ -196,19 +188,19 @@ def test_an_object_that_is_not_ours_is_refused_until_it_is_gone(
         made = (s.stack.export_stack().deployment or {}).get("resources", [])
         assert [r["type"] for r in made if r["type"] != "pulumi:pulumi:Stack"] == []
         assert kube.get(f"/api/v1/namespaces/kube-system/serviceaccounts/{name}") is None
-        assert kube.get(role)["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+        assert kube.read(role)["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
         kube.request("DELETE", role)
         assert s.up().summary.result == "succeeded"
-        assert kube.get(role)["metadata"]["annotations"]["kube-scheduler-pulumi/owner"].endswith(
+        assert kube.read(role)["metadata"]["annotations"]["kube-scheduler-pulumi/owner"].endswith(
             "/ownership-cluster"
         )
         # an object that lost our ownership is not deleted: destroy fails naming it
-        kube.request_patch(role, {"metadata": {"annotations": {"kube-scheduler-pulumi/owner": None}}})
+        kube.patch(role, {"metadata": {"annotations": {"kube-scheduler-pulumi/owner": None}}})
         with pytest.raises(auto.CommandError) as info:
             s.destroy()
         assert f"refusing to delete ClusterRole {name}, which this stack did not make" in str(info.value)
         assert kube.get(role) is not None
-        kube.request_patch(
+        kube.patch(
             role,
             {"metadata": {"annotations": {"kube-scheduler-pulumi/owner": f"kube-scheduler/{s.stack.name}"}}},
         )
@@ -217,7 +209,6 @@ def test_an_object_that_is_not_ours_is_refused_until_it_is_gone(
     finally:
         if kube.get(role) is not None:
             kube.request("DELETE", role)
-        s.remove()
 
 
 # ------------------------------------------------------------------ a master installed by hand
@@ -297,6 +288,8 @@ def install_by_hand(master: str) -> None:
 
 def test_a_master_installed_by_hand_is_taken_over_explicitly(stack: LabStack, kube: Kube) -> None:
     master = "master-3"
+    cfg = moved()
+    converge(stack, cfg)
     lab("rebuild-master", master, timeout=600)  # a machine with nothing of ours on it
     install_by_hand(master)
     # the hand-made scheduler leads: the others stand by, as in a cluster that ran on it
@@ -305,12 +298,6 @@ def test_a_master_installed_by_hand_is_taken_over_explicitly(stack: LabStack, ku
     poll(lambda: kube.holder("kube-scheduler").startswith(f"{master}_"), 60)
     for m in MASTERS[:2]:
         ssh(m, "systemctl start kube-scheduler.service")
-    cfg = dev_config()
-    cfg["inCluster"] = {"enabled": False}
-    for i, host in enumerate(cfg["bareMetal"]["hosts"]):
-        host["name"] = f"control-{i + 1}"
-    cfg["bareMetal"]["paths"] = {"configDir": "/etc/kubernetes/kube-scheduler"}
-    stack.configure(cfg)
     # without takeOver: refused at preview, naming the host and what is there, nothing touched
     with pytest.raises(auto.CommandError) as info:
         stack.preview()

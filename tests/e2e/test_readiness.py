@@ -13,56 +13,32 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pulumi import automation as auto
 
+from harness.kube import NAME, NS, Kube, ready, scheduler_pods, settled
+from harness.lab import MASTERS, dev_config, lab, poll
+from harness.ssh import ssh
+from harness.stacks import LabStack, Stacks
 from scripts.stack import deploy
-from tests.e2e.lab import (
-    MASTERS,
-    NAME,
-    NS,
-    Kube,
-    LabStack,
-    dev_config,
-    lab,
-    poll,
-    ready,
-    scheduler_pods,
-    settled,
-    ssh,
-)
 
 pytestmark = pytest.mark.lab
 WATCHED = "csinodes"  # the scheduler's informers list and watch it (the CSI volume limits plugin)
 
 
 @pytest.fixture(scope="module")
-def kube() -> Iterator[Kube]:
-    k = Kube()
-    yield k
-    k.close()
-
-
-@pytest.fixture(scope="module")
-def stack(lab_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabStack]:
-    s = LabStack("readiness", tmp_path_factory.mktemp("readiness"))
-    assert s.up().summary.result == "succeeded"
-    yield s
-    try:
-        s.destroy()
-    finally:
-        s.remove()
+def stack(module_stacks: Stacks) -> LabStack:
+    return module_stacks("readiness")
 
 
 def without(kube: Kube, role: str, resource: str) -> list[dict[str, Any]]:
     """Remove `resource` from a ClusterRole's rules; return the rules it had."""
     path = f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{role}"
-    rules: list[dict[str, Any]] = kube.get(path)["rules"]
+    rules: list[dict[str, Any]] = kube.read(path)["rules"]
     kept = [r | {"resources": [x for x in r.get("resources", []) if x != resource]} for r in rules]
-    kube.request_patch(path, {"rules": [r for r in kept if r["resources"]]})
+    kube.patch(path, {"rules": [r for r in kept if r["resources"]]})
     return rules
 
 
@@ -77,7 +53,7 @@ def probe(ip: str, path: str) -> tuple[int, str]:
 
 
 def test_in_cluster_scheduler_without_a_watched_resource_is_alive_but_not_ready(
-    stack: LabStack, kube: Kube
+    deployed: LabStack, kube: Kube
 ) -> None:
     settled(kube)
     without(kube, NAME, WATCHED)
@@ -100,12 +76,13 @@ def test_in_cluster_scheduler_without_a_watched_resource_is_alive_but_not_ready(
         assert status != 200 and "[-]sched-handler-sync failed" in body, body
     assert not kube.holder(NAME), "a scheduler that cannot see the cluster took the lease"
     # make up reads the role back (refresh) and restores it; the pods become ready and lead
-    deploy(stack.stack, stack.output.append)
+    deploy(deployed.stack, deployed.output.append)
     assert kube.get(f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{NAME}")
     settled(kube)
 
 
-def test_bare_metal_gate_fails_an_update_that_cannot_become_ready(stack: LabStack, kube: Kube) -> None:
+def test_bare_metal_gate_fails_an_update_that_cannot_become_ready(deployed: LabStack, kube: Kube) -> None:
+    stack = deployed
     pids = {m: ssh(m, "systemctl show -p MainPID --value kube-scheduler.service") for m in MASTERS}
     without(kube, "system:kube-scheduler", WATCHED)
     cfg = dev_config()
