@@ -33,7 +33,9 @@ lint: setup
 	bash scripts/actionlint.sh
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy --explicit-package-bases components __main__.py scripts tests bench tools
+	$(PY) -m mypy --explicit-package-bases components plumbing harness __main__.py scripts tests bench tools
+	MYPYPATH=lab $(PY) -m mypy --strict --explicit-package-bases lab
+	MYPYPATH=policy $(PY) -m mypy --python-executable policy/.venv/bin/python --cache-dir .mypy_cache/policy --explicit-package-bases policy/__main__.py policy/rules.py
 
 ## Figures: mock scale, then the lab (restarted fresh, taken down at the end), then scheduling
 ## throughput and latency at scale with plots in docs/bench (bench/scheduling.py --replot redraws).

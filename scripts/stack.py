@@ -42,8 +42,8 @@ from components.hostscripts import SERVICE  # noqa: E402
 from components.render import master  # noqa: E402
 from components.render.cluster_objects import SAMPLE_NAMESPACE, sample_pod_name  # noqa: E402
 from components.render.master import DEFAULT_LEASE, health_url  # noqa: E402
-from components.stack import program  # noqa: E402
 from components.secrets import passphrase, secrets_problem  # noqa: E402
+from components.stack import program  # noqa: E402
 from plumbing.memfile import memfiles  # noqa: E402
 from plumbing.project import DEV_PASSPHRASE, LOCAL_STACKS  # noqa: E402
 from scripts import host_state, leftovers  # noqa: E402
