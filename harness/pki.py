@@ -4,6 +4,7 @@ and the set a stack config needs (CA, SSH key, three host keys). Never stored.""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ def make_ca(
     key_cert_sign: bool = True,
     eku: list[x509.ObjectIdentifier] | None = None,
     starts_in_days: float = 0,
+    san_ips: tuple[str, ...] = (),
 ) -> tuple[x509.Certificate, Any]:
     """A throwaway CA, valid from five minutes ago for `days` (long enough for the default
     one-year scheduler certificates); the other arguments make broken ones for tests."""
@@ -57,6 +59,9 @@ def make_ca(
     )
     if eku is not None:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    if san_ips:
+        sans = [x509.IPAddress(ipaddress.ip_address(ip)) for ip in san_ips]
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     return builder.sign(key, algorithm), key
 

@@ -11,8 +11,6 @@ match what its source serves. `make test` runs the oldest and newest minors, `ma
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import ipaddress
 import os
 import re
 import subprocess
@@ -21,10 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from components.config import BareMetal, InCluster, LeaderElection
 from components.render import master
@@ -38,6 +33,7 @@ from components.render.rbac import (
 from components.render.scheduler_config import SCORING_STRATEGIES, render_scheduler_config
 from components.render.systemd_unit import scheduler_flags
 from components.render.versions import KubeVersion, health_paths, parse_kube_version, removed_scheduler_flags
+from harness.pki import make_ca, pem_key
 from tests.scheduler_binary import NEWEST_PATCH, kube_scheduler, load, module_source, upstream_facts
 
 pytestmark = pytest.mark.toolchain
@@ -76,29 +72,12 @@ def test_every_rendered_config_loads_in_that_versions_scheduler(version: str) ->
 
 
 def _serving_pair(tmp: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "system:kube-scheduler")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .sign(key, hashes.SHA256())
+    cert, key = make_ca(
+        "system:kube-scheduler", days=1, ca=False, key_cert_sign=False, san_ips=("127.0.0.1",)
     )
     crt, pem = tmp / "kube-scheduler.crt", tmp / "kube-scheduler.key"
     crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    pem.write_text(pem_key(key))
     return crt, pem
 
 
