@@ -10,15 +10,17 @@ from contextlib import contextmanager
 
 @contextmanager
 def memfiles(**contents: bytes | str) -> Iterator[dict[str, tuple[int, str]]]:
-    """{name: (fd, path)} for each content, mode 0600; pass the fds to the child (`pass_fds`),
-    which opens `/proc/self/fd/<fd>`. Closed on exit."""
+    """{name: (fd, path)} for each content, mode 0600, closed on exit. The path names this
+    process's descriptor (`/proc/<our pid>/fd/<fd>`), which a child opens while we hold it: OpenSSH
+    closes every inherited descriptor above stderr as it starts, so its own `/proc/self/fd/<fd>`
+    would be gone. Children that keep what they inherit may be given the fds (`pass_fds`) too."""
     opened: dict[str, tuple[int, str]] = {}
     try:
         for name, data in contents.items():
             fd = os.memfd_create(f"ksched-{name}", 0)  # no MFD_CLOEXEC: the child inherits it
             os.fchmod(fd, 0o600)  # ssh refuses a key others could read
             os.write(fd, data.encode() if isinstance(data, str) else data)
-            opened[name] = (fd, f"/proc/self/fd/{fd}")
+            opened[name] = (fd, f"/proc/{os.getpid()}/fd/{fd}")
         yield opened
     finally:
         for fd, _ in opened.values():

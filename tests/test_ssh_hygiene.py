@@ -141,3 +141,23 @@ def test_a_quiet_step_shows_only_what_ssh_itself_said(
     with pytest.raises(builtin.UnreachableError) as loud:
         builtin._run(conn, "true", None, quiet=False)
     assert "SECRET-LOOKING" in str(loud.value)  # a step without a secret shows it all
+
+
+def test_the_real_client_can_read_the_key_it_is_given() -> None:
+    """OpenSSH closes every descriptor it inherits above stderr as it starts: the in-memory key
+    must be named by a path that survives that (a key it cannot read fails every master's step
+    with `Identity file ... not accessible`, then with the pin missing)."""
+    with socket.socket() as closed:  # a port nothing listens on: ssh fails right after start
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    conn = {
+        "host": "127.0.0.1",
+        "port": port,
+        "user": "root",
+        "private_key": _private_key(),
+        "host_key": None,
+    }
+    with pytest.raises(builtin.UnreachableError) as refused:
+        builtin._run(conn, "true", None, quiet=False)
+    assert "Connection refused" in str(refused.value)
+    assert "not accessible" not in str(refused.value), str(refused.value)
