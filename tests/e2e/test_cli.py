@@ -33,7 +33,7 @@ class CliStack:
         self.dir.mkdir()
         shutil.copy(ROOT / "Pulumi.yaml", self.dir / "Pulumi.yaml")
         shutil.copy(ROOT / "__main__.py", self.dir / "__main__.py")
-        for name in ("components", "scripts"):
+        for name in ("components", "plumbing", "scripts"):
             shutil.copytree(ROOT / name, self.dir / name, ignore=shutil.ignore_patterns("__pycache__"))
         for name in (".venv", "policy"):
             (self.dir / name).symlink_to(ROOT / name)
