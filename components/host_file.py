@@ -69,11 +69,12 @@ def file_state(file: HostFile, sha256: str, render: bool = False) -> str:
     return f"{sha256} {mode}" if render else f"{sha256} {mode} {file.owner}:{file.group}"
 
 
-def file_check_script(path: str, render: bool = False) -> str:
+def file_check_script(path: str, claim: str | None) -> str:
     """Prints `file_state` of what the host holds for `path`: on a master the version the service
-    is to run (staged or in place); a rendered file as it is."""
-    if not render:
-        return hostscripts.script("file_check", {"DST": path})
+    is to run (staged or in place), claimed by the step `claim`; a rendered file (claim None) as
+    it is."""
+    if claim is not None:
+        return hostscripts.script("file_check", {"STATE": hostscripts.STATE_DIR, "CLAIM": claim, "DST": path})
     q = shlex.quote(path)
     return (
         f"if [ -f {q} ]; then printf '%s %s\\n' \"$(sha256sum < {q} | cut -d' ' -f1)\" "
@@ -81,10 +82,11 @@ def file_check_script(path: str, render: bool = False) -> str:
     )
 
 
-def file_check(file: HostFile, content: pulumi.Input[str], render_root: str | None = None) -> Check:
-    render = render_root is not None
+def file_check(file: HostFile, content: pulumi.Input[str], target: Target, step: str) -> Check:
+    render = target.render_root is not None
     expected = content_hash(content).apply(lambda h: file_state(file, h, render))
-    return Check(file.path, file_check_script((render_root or "") + file.path, render), expected)
+    claim = None if render else target.claim(step)
+    return Check(file.path, file_check_script((target.render_root or "") + file.path, claim), expected)
 
 
 def render_write_script(file: HostFile, render_root: str) -> str:
@@ -134,6 +136,6 @@ def write_file(
         delete=delete,
         stdin=data,
         quiet=file.secret,
-        check=file_check(file, content, target.render_root),
+        check=file_check(file, content, target, name),
         opts=opts,
     )

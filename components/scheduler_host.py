@@ -135,7 +135,7 @@ class SchedulerHost(pulumi.ComponentResource):
             text = pulumi.Output.secret(text) if file.secret else pulumi.Output.unsecret(text)
             step = f"{name}-{steps.file_step(label)}"
             written.append(write_file(step, target, file, text, after_prepare))
-            self._checks[step] = file_check(file, text, target.render_root)
+            self._checks[step] = file_check(file, text, target, step)
             hashes[file.path] = content_hash(text)
         self.service = None
         if not render:
@@ -199,7 +199,7 @@ class SchedulerHost(pulumi.ComponentResource):
         step = f"{name}-{steps.BINARY}"
         claim = target.claim(step)
         common = {"STATE": STATE_DIR, "CLAIM": claim, "DST": file.path, "SHA256": binary.sha256}
-        staged = Check(file.path, file_check_script(file.path), file_state(file, binary.sha256))
+        staged = Check(file.path, file_check_script(file.path, claim), file_state(file, binary.sha256))
         delete = unstage_script(file.path, claim)
         if binary.url is not None:
             script = hostscripts.script("download", {**common, "URL": binary.url})

@@ -137,7 +137,7 @@ def _file_step(path: Path, content: str) -> dict[str, Any]:
         "delete": f"rm -f -- {path}",
         "stdin": content,
         "quiet": True,
-        "check": file_check_script(str(path), render=True),
+        "check": file_check_script(str(path), None),
         "expected": file_state(spec, sha256_text(content), render=True),
     }
 

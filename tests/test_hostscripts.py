@@ -37,8 +37,8 @@ def unstage(state: Path, claim: str, dst: Path) -> str:
     return out.stdout.strip()
 
 
-def check(dst: Path) -> str:
-    return run("file_check", {"DST": str(dst)}).stdout.strip()
+def check(dst: Path, state: Path, claim: str) -> str:
+    return run("file_check", {"STATE": str(state), "CLAIM": claim, "DST": str(dst)}).stdout.strip()
 
 
 def sha(text: str) -> str:
@@ -52,7 +52,7 @@ def test_a_write_stages_beside_the_file_and_the_same_content_changes_nothing(tmp
     # nothing in place yet: the rollout puts it there; the check reads the staged version
     assert not dst.exists() and nxt.read_text() == "v1"
     assert oct(nxt.stat().st_mode & 0o777) == "0o640"
-    assert check(dst) == f"{sha('v1')} 640 root:root"
+    assert check(dst, state, "a") == f"{sha('v1')} 640 root:root"
     nxt.rename(dst)  # what the rollout does
     before = dst.stat()
     assert stage(state, "a", dst, "v1", mode="0600").startswith("unchanged")
@@ -60,12 +60,29 @@ def test_a_write_stages_beside_the_file_and_the_same_content_changes_nothing(tmp
     # same content: owner and mode set, the file not replaced (same inode, same time)
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert oct(after.st_mode & 0o777) == "0o600" and not nxt.exists()
-    assert check(dst) == f"{sha('v1')} 600 root:root"
+    assert check(dst, state, "a") == f"{sha('v1')} 600 root:root"
     # a new version is staged; a version that returns to what is in place drops the staged one
     stage(state, "a", dst, "v2")
-    assert nxt.read_text() == "v2" and check(dst) == f"{sha('v2')} 640 root:root"
+    assert nxt.read_text() == "v2" and check(dst, state, "a") == f"{sha('v2')} 640 root:root"
     stage(state, "a", dst, "v1")
     assert not nxt.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["kube-scheduler.yaml", "state"]
+
+
+def test_a_file_the_step_does_not_claim_is_not_in_place(tmp_path: Path) -> None:
+    """Our content at our path, but no claim of this step (our records were lost, a hand-made
+    install of the same binary, another step's file): the step's check differs from what it
+    expects, so the step writes it again and claims it, and its delete removes it later."""
+    state, dst = tmp_path / "state", tmp_path / "kube-scheduler"
+    assert check(dst, state, "a") == "absent"
+    dst.write_text("binary")
+    for claim in ("a", "other"):
+        assert check(dst, state, claim) == f"unclaimed {dst}"
+    stage(state, "other", dst, "binary")
+    assert check(dst, state, "a") == f"unclaimed {dst}"
+    assert check(dst, state, "other") == f"{sha('binary')} 640 root:root"
+    stage(state, "a", dst, "binary")
+    assert check(dst, state, "a") == f"{sha('binary')} 640 root:root"
+    assert unstage(state, "a", dst) == f"removed {dst}" and not dst.exists()
 
 
 def test_a_delete_removes_only_what_its_own_step_still_claims(tmp_path: Path) -> None:
@@ -93,7 +110,7 @@ def test_an_uploaded_binary_is_staged_only_with_the_expected_sha256(tmp_path: Pa
     assert bad.returncode == 1 and f"SHA-256 mismatch for the uploaded {uploaded}" in bad.stderr
     assert not Path(f"{dst}{hostscripts.NEXT}").exists()
     good = run("install_upload", params | {"SHA256": sha("binary")})
-    assert good.returncode == 0 and check(dst) == f"{sha('binary')} 755 root:root"
+    assert good.returncode == 0 and check(dst, state, "b") == f"{sha('binary')} 755 root:root"
     # run again with nothing uploaded (only the step changed): already staged, fine
     assert run("install_upload", params | {"SHA256": sha("binary")}).returncode == 0
     Path(f"{dst}{hostscripts.NEXT}").rename(dst)
