@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from components.config.checks import cross_field_problems, paths_enabled
 from components.config.errors import ConfigError, Problem, from_pydantic
+from components.config.monitoring import AlertSettings, Monitoring
 from components.config.resolve import ResolvedBinary, ResolvedHost, StackConfig, resolve
 from components.config.runtime import program_values, project_values
 from components.config.schema import (
@@ -39,12 +40,14 @@ __all__ = [
     "PROJECT",
     "SECRET_KEYS",
     "TOP_LEVEL_KEYS",
+    "AlertSettings",
     "BareMetal",
     "CertificateSettings",
     "ConfigError",
     "InCluster",
     "InstallPaths",
     "LeaderElection",
+    "Monitoring",
     "Problem",
     "ResolvedBinary",
     "ResolvedHost",
@@ -56,7 +59,7 @@ __all__ = [
 
 # Every top-level key the program reads; Pulumi.yaml declares the same set (a test checks).
 TOP_LEVEL_KEYS = tuple(f.alias or name for name, f in RawConfig.model_fields.items())
-STRUCTURED_KEYS = frozenset({"certificate", "bareMetal", "inCluster"})
+STRUCTURED_KEYS = frozenset({"certificate", "bareMetal", "inCluster", "monitoring"})
 SECRET_KEYS = frozenset({"caKey", "sshPrivateKey", "kubeconfig"})
 
 

@@ -3,12 +3,15 @@ config that parsed, so one run reports everything, field rules and these alike."
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from components.config.errors import Problem
+from components.config.monitoring import Monitoring
 from components.config.schema import CertificateSettings, LeaderElection
 from components.render import rules
 
@@ -52,6 +55,46 @@ def cross_field_problems(data: Mapping[str, Any]) -> list[Problem]:
         parsed = _parsed(data, path, model)
         if parsed is not None:
             out += [Problem(".".join((*path, field)), problem) for field, problem in check(parsed)]
+    return out + _monitoring(data)
+
+
+def _enabled(data: Mapping[str, Any], path: str) -> bool:
+    part = data.get(path)
+    return isinstance(part, Mapping) and part.get("enabled") is True
+
+
+def _monitoring(data: Mapping[str, Any]) -> list[Problem]:
+    """What monitoring asks of the paths: a no-leader alert that a normal crash fail-over never
+    fires, and masters a scraper can reach."""
+    mon = _parsed(data, ("monitoring",), Monitoring)
+    if mon is None or not mon.enabled:
+        return []
+    out: list[Problem] = []
+    scrape_s = rules.duration_s(mon.scrape_interval)
+    for path in ("bareMetal", "inCluster"):
+        le = _parsed(data, (path, "leaderElection"), LeaderElection)
+        if not _enabled(data, path) or le is None:
+            continue
+        failover_s = rules.failover_bound_s(le.lease_duration_seconds, le.retry_period_seconds)
+        if rules.duration_s(mon.alerts.no_leader_for) < failover_s + scrape_s:
+            out.append(
+                Problem(
+                    "monitoring.alerts.noLeaderFor",
+                    f"expected at least {math.ceil(failover_s + scrape_s)}s (a crash fail-over of "
+                    f"{path} leaves no leader for up to {failover_s:.1f} s with its leaderElection "
+                    f"timings, and Prometheus sees the new leader up to a scrape interval, "
+                    f"{mon.scrape_interval}, later), got {mon.alerts.no_leader_for!r}",
+                )
+            )
+    bind = data.get("bareMetal", {}).get("bindAddress") if _enabled(data, "bareMetal") else None
+    if isinstance(bind, str) and rules.ip_address(bind) is None and ipaddress.ip_address(bind).is_loopback:
+        out.append(
+            Problem(
+                "bareMetal.bindAddress",
+                f"expected an address a scraper can reach (monitoring.enabled), got {bind!r} (loopback: "
+                "only the master itself could read /metrics)",
+            )
+        )
     return out
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from components.config import material
 from components.config.checks import unique
 from components.config.errors import Problem
+from components.config.monitoring import Monitoring
 from components.config.schema import (
     PLACEHOLDER_SHA256,
     BareMetal,
@@ -62,6 +63,7 @@ class StackConfig(BaseModel):
     binary: ResolvedBinary
     in_cluster: InCluster
     in_cluster_image: str
+    monitoring: Monitoring
     kubeconfig: SecretStr | None
     output_mode: Literal["apply", "render"]
     render_dir: str
@@ -199,11 +201,11 @@ class Resolver:
         return ResolvedBinary(url=url, local_file=None, sha256=src.sha256)
 
 
-def reserved_name_problems(ic: InCluster, version: KubeVersion) -> list[Problem]:
+def reserved_name_problems(ic: InCluster, version: KubeVersion, monitored: bool = False) -> list[Problem]:
     """A scheduler name whose objects (or lease) Kubernetes or kubeadm of that minor make
     themselves: `up` would overwrite them, or the scheduler would fight their owner for the lease."""
     # the ConfigMap's name is <name>-config-<hash of the config>: its fixed part is what a name decides
-    objects = object_refs(ic, f"{ic.scheduler_name}-config").values()
+    objects = object_refs(ic, f"{ic.scheduler_name}-config", monitored).values()
     found = collisions(version, [(r.kind, r.namespace, r.name) for r in objects])
     if not found:
         return []
@@ -214,6 +216,22 @@ def reserved_name_problems(ic: InCluster, version: KubeVersion) -> list[Problem]
             f"expected a name Kubernetes does not use itself, got {ic.scheduler_name!r} (in namespace "
             f"{ic.namespace!r}), whose objects Kubernetes {version.major}.{version.minor} or kubeadm "
             f"make: {named}",
+        )
+    ]
+
+
+def reader_name_problems(monitoring: Monitoring, version: KubeVersion) -> list[Problem]:
+    """A reader whose ClusterRole or binding Kubernetes makes itself (`admin`, `view`, ...)."""
+    reader = monitoring.reader_name
+    found = collisions(version, [("ClusterRole", "", reader), ("ClusterRoleBinding", "", reader)])
+    if not found:
+        return []
+    named = ", ".join(f"{kind} {name}" for kind, _, name in found)
+    return [
+        Problem(
+            "monitoring.readerName",
+            f"expected a name Kubernetes does not use itself, got {reader!r} (Kubernetes "
+            f"{version.major}.{version.minor} makes {named})",
         )
     ]
 
@@ -248,7 +266,9 @@ def resolve(raw: RawConfig, base: Path) -> tuple[StackConfig | None, list[Proble
         key = "kubeconfigFile" if raw.kubeconfig_file is not None else "kubeconfig"
         r.problems += material.kubeconfig_problems(kubeconfig, key)
     if ic.enabled:
-        r.problems += reserved_name_problems(ic, raw.kubernetes_version)
+        r.problems += reserved_name_problems(ic, raw.kubernetes_version, raw.monitoring.enabled)
+    if raw.monitoring.enabled:
+        r.problems += reader_name_problems(raw.monitoring, raw.kubernetes_version)
     image = ic.image or f"registry.k8s.io/kube-scheduler:{raw.kubernetes_version.tag}"
     if ic.image_digest:
         image = f"{image}@{ic.image_digest}"
@@ -270,6 +290,7 @@ def resolve(raw: RawConfig, base: Path) -> tuple[StackConfig | None, list[Proble
         binary=binary,
         in_cluster=ic,
         in_cluster_image=image,
+        monitoring=raw.monitoring,
         kubeconfig=SecretStr(kubeconfig) if kubeconfig is not None else None,
         output_mode=raw.output_mode,
         render_dir=raw.render_dir,

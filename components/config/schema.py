@@ -9,27 +9,22 @@ from typing import Annotated, Literal
 from pydantic import (
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
 
+from components.config.model import MODEL_CONFIG
+from components.config.model import rule as _rule
+from components.config.monitoring import Monitoring
 from components.render import rules
 from components.render.scheduler_config import SCORING_STRATEGIES
 from components.render.versions import KubeVersion, parse_kube_version, supported_text
 
 # The name pods ask for when they name no scheduler: the bare-metal (main) scheduler's.
 DEFAULT_SCHEDULER_NAME = "default-scheduler"
-
-
-def _rule(problem: str | None) -> None:
-    """Raise a rule's problem (components/render/rules.py) as the field's validation error."""
-    if problem:
-        raise ValueError(problem)
 
 
 def _version(value: object) -> KubeVersion:
@@ -45,14 +40,7 @@ Version = Annotated[KubeVersion, BeforeValidator(_version)]
 
 
 class _Model(BaseModel):
-    # camelCase keys as Pulumi config conventionally uses; unknown keys are typos, not ignored.
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        frozen=True,
-        arbitrary_types_allowed=True,
-    )
+    model_config = MODEL_CONFIG
 
 
 class Subject(_Model):
@@ -337,6 +325,7 @@ class RawConfig(_Model):
     certificate: CertificateSettings = CertificateSettings()
     bare_metal: BareMetal = BareMetal()
     in_cluster: InCluster = InCluster()
+    monitoring: Monitoring = Monitoring()
     kubeconfig: SecretStr | None = None
     kubeconfig_file: str | None = None
     output_mode: Literal["apply", "render"] = "apply"

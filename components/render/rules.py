@@ -365,3 +365,23 @@ def binary_path(value: str) -> str | None:
         if _under(value, tree):
             return f"expected a path outside {tree} (the system's), got {_got(value)}"
     return None
+
+
+# Prometheus durations as the monitoring config writes them: one unit (what promtool and Prometheus
+# accept, in the form readers know from the kubernetes-mixin's `for: 15m`).
+_PROMETHEUS_DURATION = re.compile(r"([1-9][0-9]{0,5})(s|m|h|d)")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def prometheus_duration(value: str, minimum_s: int, maximum_s: int) -> str | None:
+    found = _PROMETHEUS_DURATION.fullmatch(value) if isinstance(value, str) else None
+    if found is None:
+        return f"expected a duration with one unit (s, m, h or d), such as 30s or 15m, got {_got(value)}"
+    if not minimum_s <= duration_s(value) <= maximum_s:
+        return f"expected from {minimum_s}s to {maximum_s}s, got {value!r}"
+    return None
+
+
+def duration_s(value: str) -> int:
+    """Seconds of a duration `prometheus_duration` accepted."""
+    return int(value[:-1]) * _UNIT_S[value[-1]]
