@@ -21,6 +21,7 @@ from components.render.in_cluster import (
     InClusterSpec,
     deployment_spec,
     labels,
+    metrics_service_spec,
     pdb_spec,
     sample_pod,
 )
@@ -63,7 +64,24 @@ def scheduler_config(ic: InCluster, version: KubeVersion) -> str:
     )
 
 
-def deployment_input(ic: InCluster, version: KubeVersion, image: str) -> InClusterSpec:
+def metrics_service_name(ic: InCluster) -> str:
+    """The headless Service whose EndpointSlices list the replicas to scrape (monitoring)."""
+    return f"{ic.scheduler_name}-metrics"
+
+
+def serving_name(ic: InCluster) -> str:
+    """The name the replicas' serving certificate carries and a scraper verifies: their pod IPs
+    change, the Service's name does not."""
+    return f"{metrics_service_name(ic)}.{ic.namespace}.svc"
+
+
+def serving_secret_name(ic: InCluster) -> str:
+    return f"{ic.scheduler_name}-serving-cert"
+
+
+def deployment_input(
+    ic: InCluster, version: KubeVersion, image: str, monitored: bool = False
+) -> InClusterSpec:
     config = scheduler_config(ic, version)
     live, ready = health_paths(version)
     return InClusterSpec(
@@ -80,12 +98,14 @@ def deployment_input(ic: InCluster, version: KubeVersion, image: str) -> InClust
         version_label=version.tag,
         liveness_path=live,
         readiness_path=ready,
+        serving_secret=serving_secret_name(ic) if monitored else None,
     )
 
 
-def object_refs(ic: InCluster, config_map: str) -> dict[str, ObjectRef]:
+def object_refs(ic: InCluster, config_map: str, monitored: bool = False) -> dict[str, ObjectRef]:
     """The name of every object of the in-cluster path by role, and of the Lease its scheduler
-    takes ("lease"): what `manifests` names them, known without rendering anything."""
+    takes ("lease"): what `manifests` names them, known without rendering anything. Monitored:
+    the serving certificate's Secret and the metrics Service too."""
     sched, ns = ic.scheduler_name, ic.namespace
     out = {
         "sa": ObjectRef("ServiceAccount", ns, sched),
@@ -95,11 +115,15 @@ def object_refs(ic: InCluster, config_map: str) -> dict[str, ObjectRef]:
         # Reads the client-CA ConfigMap in kube-system to authenticate requests on 10259.
         "auth-reader": ObjectRef("RoleBinding", "kube-system", f"{sched}-auth-reader"),
         "config": ObjectRef("ConfigMap", ns, config_map),
+        "serving-cert": ObjectRef("Secret", ns, serving_secret_name(ic)),
         "deployment": ObjectRef("Deployment", ns, sched),
+        "metrics": ObjectRef("Service", ns, metrics_service_name(ic)),
         "pdb": ObjectRef("PodDisruptionBudget", ns, sched),
         "sample": ObjectRef("Pod", SAMPLE_NAMESPACE, sample_pod_name(sched)),
         "lease": ObjectRef("Lease", ns, sched),
     }
+    if not monitored:
+        del out["serving-cert"], out["metrics"]
     if ic.replicas <= 1:  # minAvailable 1 of 1 would block every drain: no PDB
         del out["pdb"]
     if not ic.create_sample_pod:
@@ -107,11 +131,16 @@ def object_refs(ic: InCluster, config_map: str) -> dict[str, ObjectRef]:
     return out
 
 
-def manifests(ic: InCluster, version: KubeVersion, image: str, owner: str) -> dict[str, dict[str, Any]]:
+def manifests(
+    ic: InCluster, version: KubeVersion, image: str, owner: str, serving: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
     """Every object of the in-cluster path by role ("sa", "role", ..., the component's resource
-    names end with it), each marked as `owner`'s (cluster_objects), in dependency order."""
-    spec = deployment_input(ic, version, image)
-    names = object_refs(ic, spec.config_map_name)
+    names end with it), each marked as `owner`'s (cluster_objects), in dependency order. `serving`
+    ({"tls.crt", "tls.key"}, values as the caller has them): the replicas serve that certificate,
+    and a metrics Service lists them (monitoring)."""
+    monitored = serving is not None
+    spec = deployment_input(ic, version, image, monitored)
+    names = object_refs(ic, spec.config_map_name, monitored)
     sched, ns = ic.scheduler_name, ic.namespace
     meta_labels = {**labels(spec), **ownership_labels()}
     owned = {**CONVERGE, **ownership_annotations(owner)}
@@ -159,13 +188,28 @@ def manifests(ic: InCluster, version: KubeVersion, image: str, owner: str) -> di
             "data": {CONFIG_KEY: scheduler_config(ic, version)},
             "immutable": True,
         },
-        "deployment": {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": meta("deployment", annotations=wait),
-            "spec": deployment_spec(spec),
-        },
     }
+    if serving is not None:
+        out["serving-cert"] = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": meta("serving-cert"),
+            "type": "kubernetes.io/tls",
+            "stringData": serving,
+        }
+    out["deployment"] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta("deployment", annotations=wait),
+        "spec": deployment_spec(spec),
+    }
+    if serving is not None:
+        out["metrics"] = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta("metrics"),
+            "spec": metrics_service_spec(spec),
+        }
     pdb = pdb_spec(spec)
     if pdb is not None:
         out["pdb"] = {
@@ -188,6 +232,6 @@ def ref(manifest: dict[str, Any]) -> ObjectRef:
     return ObjectRef(manifest["kind"], meta.get("namespace", ""), meta["name"])
 
 
-def refs(ic: InCluster, version: KubeVersion, image: str) -> list[ObjectRef]:
+def refs(ic: InCluster, version: KubeVersion, image: str, monitored: bool = False) -> list[ObjectRef]:
     """Every object `manifests` makes, and the Lease the scheduler takes (not ours to create)."""
-    return list(object_refs(ic, deployment_input(ic, version, image).config_map_name).values())
+    return list(object_refs(ic, deployment_input(ic, version, image).config_map_name, monitored).values())

@@ -24,12 +24,16 @@ _PATHS: dict[str, tuple[str, bool]] = {
     "ServiceAccount": ("/api/v1", True),
     "ConfigMap": ("/api/v1", True),
     "Pod": ("/api/v1", True),
+    "Secret": ("/api/v1", True),
+    "Service": ("/api/v1", True),
     "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", False),
     "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", False),
+    "Role": ("/apis/rbac.authorization.k8s.io/v1", True),
     "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", True),
     "Deployment": ("/apis/apps/v1", True),
     "PodDisruptionBudget": ("/apis/policy/v1", True),
     "Lease": ("/apis/coordination.k8s.io/v1", True),
+    "ServiceMonitor": ("/apis/monitoring.coreos.com/v1", True),  # the Prometheus Operator's
 }
 
 

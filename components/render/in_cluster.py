@@ -2,7 +2,7 @@
 
 Returns plain dicts for pulumi_kubernetes `spec=` arguments. The pod template
 meets Pod Security "restricted": non-root, no privilege escalation, all
-capabilities dropped, RuntimeDefault seccomp, only ConfigMap/projected volumes.
+capabilities dropped, RuntimeDefault seccomp, only ConfigMap, Secret and projected volumes.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from components.render.cluster_objects import SAMPLE_NAMESPACE, ownership_labels
 from components.render.names import is_dns_subdomain, is_label_value
 
 CONFIG_MOUNT_DIR = "/etc/kubernetes/custom-k8s-scheduler"  # docs/sources.md#default-in-cluster-names
+# The serving certificate a scraper verifies (monitoring), from a kubernetes.io/tls Secret. Without
+# it the scheduler serves a certificate it makes up at each start, which nothing can verify.
+SERVING_CERT_DIR = "/etc/kubernetes/serving-cert"
 SECURE_PORT = 10259  # upstream default; the insecure 10251 is gone
 _PORT_NAME = "https"
 
@@ -42,6 +45,8 @@ class InClusterSpec:
     # versions.health_paths of the target version
     liveness_path: str
     readiness_path: str
+    # the Secret of the serving certificate (monitoring), or None: a self-signed one per start
+    serving_secret: str | None = None
 
 
 def _validate(spec: InClusterSpec) -> None:
@@ -56,6 +61,8 @@ def _validate(spec: InClusterSpec) -> None:
         check(field, rules.dns_label(getattr(spec, field)))
     for field in ("config_map_name", "service_account"):
         check(field, rules.dns_subdomain(getattr(spec, field)))
+    if spec.serving_secret is not None:
+        check("serving_secret", rules.dns_subdomain(spec.serving_secret))
     check("replicas", rules.positive_int(spec.replicas))
     check("image", rules.image_reference(spec.image))
     for key in spec.excluded_node_label_keys:
@@ -137,6 +144,15 @@ def _restricted_container_security() -> dict[str, Any]:
 
 def _container(spec: InClusterSpec) -> dict[str, Any]:
     quantities = {"cpu": spec.cpu, "memory": spec.memory}
+    mounts = [{"name": "config", "mountPath": CONFIG_MOUNT_DIR, "readOnly": True}]
+    serving: list[str] = []
+    if spec.serving_secret is not None:
+        # the scheduler watches these files: a renewed Secret is served without a restart
+        serving = [
+            f"--tls-cert-file={SERVING_CERT_DIR}/tls.crt",
+            f"--tls-private-key-file={SERVING_CERT_DIR}/tls.key",
+        ]
+        mounts.append({"name": "serving-cert", "mountPath": SERVING_CERT_DIR, "readOnly": True})
     return {
         "name": "kube-scheduler",
         "image": spec.image,
@@ -148,6 +164,7 @@ def _container(spec: InClusterSpec) -> dict[str, Any]:
             "--bind-address=0.0.0.0",
             f"--secure-port={SECURE_PORT}",
             f"--v={spec.verbosity}",
+            *serving,
         ],
         "ports": [{"name": _PORT_NAME, "containerPort": SECURE_PORT, "protocol": "TCP"}],
         # Timings are kubeadm's for its kube-scheduler static pod
@@ -162,8 +179,19 @@ def _container(spec: InClusterSpec) -> dict[str, Any]:
         "resources": {"requests": dict(quantities), "limits": dict(quantities)},
         # The custom-scheduler guide set runAsNonRoot false here (docs/sources.md#defect-run-as-non-root).
         "securityContext": _restricted_container_security(),
-        "volumeMounts": [{"name": "config", "mountPath": CONFIG_MOUNT_DIR, "readOnly": True}],
+        "volumeMounts": mounts,
     }
+
+
+def _volumes(spec: InClusterSpec) -> list[dict[str, Any]]:
+    config = {"name": spec.config_map_name, "items": [{"key": CONFIG_KEY, "path": CONFIG_KEY}]}
+    out: list[dict[str, Any]] = [{"name": "config", "configMap": config}]
+    if spec.serving_secret is not None:
+        # 0440 and the pod's fsGroup: the non-root scheduler reads the key, nothing else can
+        out.append(
+            {"name": "serving-cert", "secret": {"secretName": spec.serving_secret, "defaultMode": 0o440}}
+        )
+    return out
 
 
 def deployment_spec(spec: InClusterSpec) -> dict[str, Any]:
@@ -200,17 +228,22 @@ def deployment_spec(spec: InClusterSpec) -> dict[str, Any]:
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
                 "containers": [_container(spec)],
-                "volumes": [
-                    {
-                        "name": "config",
-                        "configMap": {
-                            "name": spec.config_map_name,
-                            "items": [{"key": CONFIG_KEY, "path": CONFIG_KEY}],
-                        },
-                    }
-                ],
+                "volumes": _volumes(spec),
             },
         },
+    }
+
+
+def metrics_service_spec(spec: InClusterSpec) -> dict[str, Any]:
+    """A headless Service for discovery only (no virtual IP, no traffic through it): its
+    EndpointSlices list every replica's secure port, ready or not, so a replica that runs but is
+    not ready is still scraped (and shows as up, not as gone)."""
+    _validate(spec)
+    return {
+        "clusterIP": "None",
+        "publishNotReadyAddresses": True,
+        "selector": selector_labels(spec),
+        "ports": [{"name": _PORT_NAME, "port": SECURE_PORT, "targetPort": _PORT_NAME, "protocol": "TCP"}],
     }
 
 

@@ -26,6 +26,8 @@ class _Dumper(yaml.SafeDumper):
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = "'" if _NOT_A_STRING.fullmatch(value) else None
+    if "\n" in value:
+        style = "|"  # a block reads as written (PyYAML falls back to quoting where it cannot)
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

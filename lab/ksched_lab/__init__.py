@@ -11,6 +11,7 @@
     facts          facts.json, what the project and the tests read
     status, teardown, cli
     state_store*   an S3-compatible store for Pulumi state (SeaweedFS), not used by `up` yet
+    prometheus*    Prometheus on the stack's monitoring files (prometheus_build: the pinned build)
 
 State lives in <repo>/.lab (KSCHED_LAB_DIR), binaries and the rootfs in the cache (KSCHED_CACHE).
 What each command does and keeps: lab/README.md.

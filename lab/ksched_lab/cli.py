@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from ksched_lab import state_store
+from ksched_lab import prometheus, state_store
 from ksched_lab.control_plane import (
     ensure_apiserver,
     ensure_bridge,
@@ -87,7 +87,10 @@ USAGE = """usage: lab/lab.sh COMMAND
   stop-node NAME       a node outage (its containers die, it powers off); start-node NAME boots it
   restart-apiserver    stop and start kube-apiserver (same flags, same etcd)
   state-store start|stop|status|env
-                       the S3-compatible Pulumi state store (SeaweedFS) for team use (README)"""
+                       the S3-compatible Pulumi state store (SeaweedFS) for team use (README)
+  prometheus start|stop|status|install
+                       Prometheus on the stack's monitoring files (`make prometheus` writes them
+                       and starts it; docs/monitoring.md); install: only build it"""
 
 PER_MASTER: dict[str, Callable[[str], None]] = {
     "stop-master": power_off,  # an outage: the disk is kept for start-master
@@ -118,5 +121,7 @@ def main(argv: list[str]) -> int:
         return cmd_status()
     if len(argv) == 3 and argv[1] == "state-store" and argv[2] in ("start", "stop", "status", "env"):
         return state_store.main([argv[2]])
+    if len(argv) == 3 and argv[1] == "prometheus" and argv[2] in ("start", "stop", "status", "install"):
+        return prometheus.main(argv[2])
     print(USAGE, file=sys.stderr)
     return 2

@@ -36,6 +36,7 @@ LAB_PROGRAMS = {
     "kwok",
     "systemd-nspawn",
     "kubectl",
+    "prometheus",
 }
 
 
