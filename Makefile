@@ -9,7 +9,7 @@ STACK ?= dev
 K8S_VERSION ?=
 export K8S_VERSION
 
-.PHONY: setup test unit matrix fuzz lint bench lab-up lab-down lab-status lab-reset up status down preview
+.PHONY: setup test unit matrix fuzz lint bench lab-up lab-down lab-status lab-reset up status down preview prometheus
 
 setup:
 	bash scripts/setup.sh
@@ -60,10 +60,16 @@ lab-reset:
 preview: setup lab-up
 	$(ENV) $(PY) -m scripts.stack preview $(STACK)
 
-## The main job: deploy the dev stack into the lab (reading what is there first), summarize.
+## The main job: deploy the dev stack into the lab (reading what is there first), start the lab's
+## Prometheus on its monitoring outputs (docs/monitoring.md), summarize.
 up: setup lab-up
 	$(ENV) $(PY) -m scripts.stack up $(STACK)
+	$(ENV) $(PY) -m scripts.monitoring --lab $(STACK)
 	$(ENV) $(PY) -m scripts.stack status $(STACK)
+
+## The lab's Prometheus on the stack's monitoring outputs again (`make lab-down` stops it).
+prometheus: setup
+	$(ENV) $(PY) -m scripts.monitoring --lab $(STACK)
 
 status:
 	$(ENV) $(PY) -m scripts.stack status $(STACK)

@@ -42,7 +42,7 @@ class Issued:
 @dataclass(frozen=True)
 class CertificateRequest:
     common_name: str
-    organization: str
+    organization: str | None  # the API server's group for a client certificate: None for none
     dns_names: list[str]
     ip_addresses: list[str]
     allowed_uses: list[str]

@@ -286,12 +286,16 @@ def _issue(props: dict[str, Any]) -> dict[str, Any]:
     ca_cert = x509.load_pem_x509_certificate(props["ca_cert_pem"].encode())
     ca_key: Any = serialization.load_pem_private_key(props["ca_private_key_pem"].encode(), None)
     s = props["subject"]
+    # no O at all when none is asked for: an empty O would still be a group to the API server
+    organization = (
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, s["organization"])] if s["organization"] else []
+    )
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, s["country"]),
             x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, s["province"]),
             x509.NameAttribute(NameOID.LOCALITY_NAME, s["locality"]),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, s["organization"]),
+            *organization,
             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, s["organizational_unit"]),
             x509.NameAttribute(NameOID.COMMON_NAME, s["common_name"]),
         ]

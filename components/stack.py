@@ -8,12 +8,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import steps
+from components.backend import backend_for
 from components.bare_metal import BareMetalSchedulers, BareMetalSchedulersArgs
-from components.config import ConfigError, StackConfig, load_config, program_values
-from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs
+from components.config import ConfigError, Problem, StackConfig, load_config, program_values
+from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs, ServingCertificate
+from components.monitoring import SchedulerMonitoring, SchedulerMonitoringArgs, service_monitor_served
 from components.ownership import client_for, preflight_problems
 from components.preflight import survey_hosts
+from components.render import monitoring
 from components.render.cluster import refs
+from components.render.cluster_objects import ObjectRef
 from components.render.master import DEFAULT_LEASE
 from components.secrets import secrets_problem
 from components.skew import skew_problems
@@ -39,39 +43,100 @@ def owner() -> str:
     return f"{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
+def _kubeconfig(cfg: StackConfig) -> str | None:
+    return cfg.kubeconfig.get_secret_value() if cfg.kubeconfig is not None else None
+
+
 def in_cluster_args(cfg: StackConfig) -> InClusterSchedulerArgs:
-    kubeconfig = cfg.kubeconfig.get_secret_value() if cfg.kubeconfig is not None else None
+    serving = None
+    if cfg.monitoring.enabled:
+        ca_key = pulumi.Output.secret(cfg.ca_key_pem.get_secret_value())
+        serving = ServingCertificate(
+            cfg.ca_cert_pem, ca_key, cfg.certificate, backend_for(cfg.resource_backend)
+        )
     return InClusterSchedulerArgs(
         cfg.in_cluster,
         cfg.kubernetes_version,
         cfg.in_cluster_image,
         owner=owner(),
-        kubeconfig=kubeconfig,
+        kubeconfig=_kubeconfig(cfg),
         guard=cfg.output_mode == "apply",
+        serving=serving,
     )
 
 
-def build(cfg: StackConfig) -> dict[str, pulumi.Input[object]]:
+def service_monitor_wanted(cfg: StackConfig) -> bool:
+    """A ServiceMonitor for the in-cluster path where the cluster serves the kind (asked in apply
+    mode only: render mode has no cluster to ask); never required."""
+    mon = cfg.monitoring
+    if not (mon.enabled and cfg.in_cluster.enabled and mon.service_monitor == "auto"):
+        return False
+    if cfg.output_mode != "apply":
+        return False
+    served, warning = service_monitor_served(_kubeconfig(cfg))
+    if warning:
+        pulumi.log.warn(warning)
+    return served
+
+
+def build(cfg: StackConfig, service_monitor: bool = False) -> dict[str, pulumi.Input[object]]:
     """Create the components; return the stack outputs."""
     outputs: dict[str, pulumi.Input[object]] = {"kubernetesVersion": str(cfg.kubernetes_version)}
+    render_root = str(Path(cfg.render_dir).resolve()) if cfg.output_mode == "render" else None
     if cfg.bare_metal.enabled:
-        render_root = str(Path(cfg.render_dir).resolve()) if cfg.output_mode == "render" else None
         bm = BareMetalSchedulers(steps.MASTERS, BareMetalSchedulersArgs(cfg, owner(), render_root))
         outputs["masters"] = bm.hosts
         outputs["masterLease"] = "/".join(DEFAULT_LEASE)
+    cluster = None
+    if cfg.in_cluster.enabled or cfg.monitoring.enabled:
+        cluster = pulumi.ResourceOptions(providers=[kubernetes_provider(cfg)])
     if cfg.in_cluster.enabled:
-        provider = kubernetes_provider(cfg)
-        ic = InClusterScheduler(
-            steps.IN_CLUSTER,
-            in_cluster_args(cfg),
-            opts=pulumi.ResourceOptions(providers=[provider]),
-        )
+        ic = InClusterScheduler(steps.IN_CLUSTER, in_cluster_args(cfg), opts=cluster)
         outputs["customSchedulerName"] = ic.scheduler_name
         outputs["customSchedulerLease"] = ic.lease
+    if cfg.monitoring.enabled:
+        args = SchedulerMonitoringArgs(
+            cfg,
+            owner(),
+            service_monitor,
+            kubeconfig=_kubeconfig(cfg),
+            guard=cfg.output_mode == "apply",
+            render_root=f"{render_root}/monitoring" if render_root else None,
+        )
+        mon = SchedulerMonitoring(steps.MONITORING, args, opts=cluster)
+        outputs["monitoring"] = {"jobs": monitoring.jobs(cfg), "files": mon.files}
+        outputs["monitoringReaderKey"] = mon.reader_key
     return outputs
 
 
-def check_the_world(cfg: StackConfig) -> None:
+def cluster_problems(cfg: StackConfig, service_monitor: bool) -> tuple[list[Problem], list[str]]:
+    """(problems, warnings): the cluster objects the stack would write that exist and are not its
+    own, each named under the key that names it."""
+    ours: list[tuple[list[ObjectRef], str, str]] = []  # (objects, the key and value naming them)
+    if cfg.in_cluster.enabled:
+        ic = cfg.in_cluster
+        objects = refs(ic, cfg.kubernetes_version, cfg.in_cluster_image, cfg.monitoring.enabled)
+        ours.append((objects, "inCluster.schedulerName", ic.scheduler_name))
+    if cfg.monitoring.enabled:
+        objects = list(monitoring.object_refs(cfg, service_monitor).values())
+        ours.append((objects, "monitoring.readerName", cfg.monitoring.reader_name))
+    if not ours:
+        return [], []
+    try:
+        client = client_for(_kubeconfig(cfg))
+    except (UnsupportedCredentialsError, OSError, ValueError) as e:
+        return [], [f"could not read the cluster with this kubeconfig ({e}): ownership not checked"]
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    if client is None:  # no kubeconfig given and none ambient: the provider fails, saying so
+        return [], []
+    for objects, key, value in ours:
+        found, unsure = preflight_problems(objects, owner(), key, value, client)
+        problems, warnings = problems + found, warnings + unsure
+    return problems, warnings
+
+
+def check_the_world(cfg: StackConfig, service_monitor: bool = False) -> None:
     """Apply mode, before any resource exists: refuse a kubernetesVersion the API servers may not
     run with, hosts and cluster objects that are not this stack's to write (ConfigError)."""
     if cfg.output_mode != "apply":
@@ -81,19 +146,8 @@ def check_the_world(cfg: StackConfig) -> None:
     if cfg.bare_metal.enabled:
         found, unsure = survey_hosts(cfg, owner())
         problems, warnings = problems + found, warnings + unsure
-    if cfg.in_cluster.enabled:
-        args = in_cluster_args(cfg)
-        try:
-            client = client_for(args.kubeconfig)
-        except (UnsupportedCredentialsError, OSError, ValueError) as e:
-            warnings.append(f"could not read the cluster with this kubeconfig ({e}): ownership not checked")
-            client = None
-        if client is not None:
-            key = "inCluster.schedulerName"
-            value = cfg.in_cluster.scheduler_name
-            objects = refs(args.settings, args.kubernetes_version, args.image)
-            found, unsure = preflight_problems(objects, args.owner, key, value, client)
-            problems, warnings = problems + found, warnings + unsure
+    found, unsure = cluster_problems(cfg, service_monitor)
+    problems, warnings = problems + found, warnings + unsure
     for warning in warnings:
         pulumi.log.warn(warning)
     if problems:
@@ -109,9 +163,10 @@ def program() -> None:
     try:
         values, secret_keys = program_values()
         config = load_config(values, base_dir=Path.cwd(), secret_keys=secret_keys)
-        check_the_world(config)
+        service_monitor = service_monitor_wanted(config)
+        check_the_world(config, service_monitor)
     except ConfigError as e:
         # RunError: Pulumi shows the message as the program's error, without a stack trace
         raise pulumi.RunError(str(e)) from None
-    for key, value in build(config).items():
+    for key, value in build(config, service_monitor).items():
         pulumi.export(key, value)

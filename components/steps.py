@@ -11,9 +11,11 @@ MASTERS_TYPE = "kube-scheduler:baremetal:BareMetalSchedulers"
 HOST_TYPE = "kube-scheduler:baremetal:SchedulerHost"
 CERTIFICATE_TYPE = "kube-scheduler:pki:SchedulerCertificate"
 IN_CLUSTER_TYPE = "kube-scheduler:incluster:InClusterScheduler"
+MONITORING_TYPE = "kube-scheduler:monitoring:SchedulerMonitoring"
 
 MASTERS = "masters"  # the BareMetalSchedulers component
 IN_CLUSTER = "custom"  # the InClusterScheduler component
+MONITORING = "monitoring"  # the SchedulerMonitoring component
 
 # A master's steps, in the order they run.
 PREPARE = "prepare"
