@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ksched_lab.settings import CACHE
+from ksched_lab.util import go_env
 
 MODULE = "github.com/prometheus/prometheus"
 VERSION = "v0.316.0"
@@ -47,21 +48,8 @@ def fail(msg: str) -> NoReturn:
 
 
 def _go_env(gobin: Path) -> dict[str, str]:
-    """The lab's Go caches (lab/build.sh uses the same), no toolchain download, static binaries.
-    No -mod=mod: `go install pkg@version` refuses it."""
-    env = dict(os.environ)
-    env.update(
-        GOMODCACHE=str(CACHE / "go" / "mod"),
-        GOCACHE=str(CACHE / "go" / "build"),
-        GOTOOLCHAIN="local",
-        GOFLAGS="-buildvcs=false",
-        GOWORK="off",
-        CGO_ENABLED="0",
-        GOBIN=str(gobin),
-    )
-    if shutil.which("go") is None and Path("/usr/local/go/bin/go").exists():
-        env["PATH"] = "/usr/local/go/bin:" + env.get("PATH", "")
-    return env
+    # no -mod=mod: `go install pkg@version` refuses it
+    return go_env("-buildvcs=false", GOWORK="off", GOBIN=str(gobin))
 
 
 def reports_release(binary: Path) -> bool:

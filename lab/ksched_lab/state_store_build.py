@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ksched_lab.settings import CACHE
+from ksched_lab.util import go_env
 
 MODULE = "github.com/seaweedfs/seaweedfs"
 VERSION = "v0.0.0-20261109003541-7506e5f91cd6"  # the only one the Go module proxy serves
@@ -44,21 +44,6 @@ def run_captured(
     )
 
 
-def _go_env() -> dict[str, str]:
-    """The lab's Go caches (lab/build.sh uses the same), no toolchain download, static binary."""
-    env = dict(os.environ)
-    env.update(
-        GOMODCACHE=str(CACHE / "go" / "mod"),
-        GOCACHE=str(CACHE / "go" / "build"),
-        GOTOOLCHAIN="local",
-        GOFLAGS="-mod=mod -buildvcs=false",
-        CGO_ENABLED="0",
-    )
-    if shutil.which("go") is None and Path("/usr/local/go/bin/go").exists():
-        env["PATH"] = "/usr/local/go/bin:" + env.get("PATH", "")
-    return env
-
-
 def binary_ok(weed: Path = WEED) -> bool:
     """The cached binary exists and is the pinned release (a half-written build is not)."""
     if not os.access(weed, os.X_OK):
@@ -74,7 +59,7 @@ def install() -> Path:
     """Build the pinned SeaweedFS into the cache unless it is there (cold: ~10 min on 2 cores)."""
     if binary_ok():
         return WEED
-    env = _go_env()
+    env = go_env("-mod=mod -buildvcs=false")
     BUILD_SRC.mkdir(parents=True, exist_ok=True)
     WEED.parent.mkdir(parents=True, exist_ok=True)
     say(f"building SeaweedFS {RELEASE} ({MODULE}@{VERSION}) into {WEED}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from ksched_lab.settings import ADMIN_KUBECONFIG, K8S_BIN, KNOWN_HOSTS, LAB, LOGS, RUN, SSH
+from ksched_lab.settings import ADMIN_KUBECONFIG, CACHE, K8S_BIN, KNOWN_HOSTS, LAB, LOGS, RUN, SSH
 from plumbing.ssh import ssh_argv
 
 T0 = time.monotonic()
@@ -256,3 +257,20 @@ def remove_cgroup_tree(top: Path) -> list[str]:
     except OSError:
         left.append(str(top))
     return left
+
+
+def go_env(goflags: str, **extra: str) -> dict[str, str]:
+    """Builds from the Go module proxy into the lab's Go caches (lab/build.sh uses the same): no
+    toolchain download, static binaries."""
+    env = dict(os.environ)
+    env.update(
+        GOMODCACHE=str(CACHE / "go" / "mod"),
+        GOCACHE=str(CACHE / "go" / "build"),
+        GOTOOLCHAIN="local",
+        GOFLAGS=goflags,
+        CGO_ENABLED="0",
+        **extra,
+    )
+    if shutil.which("go") is None and Path("/usr/local/go/bin/go").exists():
+        env["PATH"] = "/usr/local/go/bin:" + env.get("PATH", "")
+    return env
