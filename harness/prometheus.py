@@ -62,8 +62,13 @@ class Prometheus:
 
     def alerts(self, name: str, state: str = "firing") -> list[dict[str, str]]:
         """The labels of each alert `name` in `state` (pending, firing)."""
-        found = self._get("/api/v1/alerts")["alerts"]
-        return [a["labels"] for a in found if a["labels"]["alertname"] == name and a["state"] == state]
+        return [a["labels"] for a in self.active(name) if a["state"] == state]
+
+    def active(self, name: str) -> list[dict[str, Any]]:
+        """Each pending or firing alert `name` as the API gives it ({"labels", "state", "activeAt":
+        when its expression first held, "value", ...})."""
+        found: list[dict[str, Any]] = self._get("/api/v1/alerts")["alerts"]
+        return [a for a in found if a["labels"]["alertname"] == name]
 
     def targets(self) -> list[dict[str, Any]]:
         active: list[dict[str, Any]] = self._get("/api/v1/targets", state="active")["activeTargets"]
