@@ -71,8 +71,8 @@ BAD = [
     (
         "a reader named like a role Kubernetes makes",
         {"readerName": "admin"},
-        "monitoring.readerName: expected a name Kubernetes does not use itself, got 'admin' (Kubernetes 1.34 "
-        "makes ClusterRole admin)",
+        "monitoring.readerName: expected a name Kubernetes does not use itself, got 'admin', whose objects "
+        "Kubernetes 1.34 or kubeadm make: ClusterRole admin",
     ),
     (
         "a ServiceMonitor asked for",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -201,39 +202,39 @@ class Resolver:
         return ResolvedBinary(url=url, local_file=None, sha256=src.sha256)
 
 
-def reserved_name_problems(ic: InCluster, version: KubeVersion, monitored: bool = False) -> list[Problem]:
-    """A scheduler name whose objects (or lease) Kubernetes or kubeadm of that minor make
-    themselves: `up` would overwrite them, or the scheduler would fight their owner for the lease."""
-    # the ConfigMap's name is <name>-config-<hash of the config>: its fixed part is what a name decides
-    objects = object_refs(ic, f"{ic.scheduler_name}-config", monitored).values()
-    found = collisions(version, [(r.kind, r.namespace, r.name) for r in objects])
+def _reserved(
+    key: str, value: str, where: str, version: KubeVersion, objects: Iterable[tuple[str, str, str]]
+) -> list[Problem]:
+    """`value` at `key` names `objects` (kind, namespace, name); those Kubernetes or kubeadm of that
+    minor make themselves are not ours to write: one problem naming them."""
+    found = collisions(version, list(objects))
     if not found:
         return []
     named = ", ".join(f"{kind} {ns + '/' if ns else ''}{name}" for kind, ns, name in found)
     return [
         Problem(
-            "inCluster.schedulerName",
-            f"expected a name Kubernetes does not use itself, got {ic.scheduler_name!r} (in namespace "
-            f"{ic.namespace!r}), whose objects Kubernetes {version.major}.{version.minor} or kubeadm "
-            f"make: {named}",
+            key,
+            f"expected a name Kubernetes does not use itself, got {value!r}{where}, whose objects "
+            f"Kubernetes {version.major}.{version.minor} or kubeadm make: {named}",
         )
     ]
+
+
+def reserved_name_problems(ic: InCluster, version: KubeVersion, monitored: bool = False) -> list[Problem]:
+    """A scheduler name whose objects (or lease) Kubernetes or kubeadm of that minor make
+    themselves: `up` would overwrite them, or the scheduler would fight their owner for the lease."""
+    # the ConfigMap's name is <name>-config-<hash of the config>: its fixed part is what a name decides
+    objects = object_refs(ic, f"{ic.scheduler_name}-config", monitored).values()
+    where = f" (in namespace {ic.namespace!r})"
+    refs = ((r.kind, r.namespace, r.name) for r in objects)
+    return _reserved("inCluster.schedulerName", ic.scheduler_name, where, version, refs)
 
 
 def reader_name_problems(monitoring: Monitoring, version: KubeVersion) -> list[Problem]:
     """A reader whose ClusterRole or binding Kubernetes makes itself (`admin`, `view`, ...)."""
     reader = monitoring.reader_name
-    found = collisions(version, [("ClusterRole", "", reader), ("ClusterRoleBinding", "", reader)])
-    if not found:
-        return []
-    named = ", ".join(f"{kind} {name}" for kind, _, name in found)
-    return [
-        Problem(
-            "monitoring.readerName",
-            f"expected a name Kubernetes does not use itself, got {reader!r} (Kubernetes "
-            f"{version.major}.{version.minor} makes {named})",
-        )
-    ]
+    refs = [("ClusterRole", "", reader), ("ClusterRoleBinding", "", reader)]
+    return _reserved("monitoring.readerName", reader, "", version, refs)
 
 
 def _sha256_file(path: Path) -> str:
