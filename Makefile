@@ -16,7 +16,7 @@ setup:
 
 ## Unit tests (mocks), then the suites that need the toolchain and the lab.
 test: setup
-	$(ENV) $(PY) -m pytest -q -p no:cacheprovider
+	$(ENV) $(PY) -m pytest -q -p no:cacheprovider --durations=25
 
 unit: setup
 	$(ENV) $(PY) -m pytest -q -p no:cacheprovider -m "not lab and not toolchain"
