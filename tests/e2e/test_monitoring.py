@@ -266,7 +266,8 @@ def test_all_masters_stopped_fire_the_scheduler_down_alert_and_make_up_resolves_
     assert seen <= SCRAPE_S + EVALUATION_S + 2, seen
     assert for_s - 1 <= took - seen <= for_s + EVALUATION_S + 1, (took, seen)
     assert took <= bound + 1, took
-    assert all(v == "1" for v in job_up(prom, MASTERS_JOB, "node").values())
+    every = {m: "1" for m in MASTERS}
+    prom.wait("every master up again", lambda: job_up(prom, MASTERS_JOB, "node") == every, 30, POLL_S)
 
 
 # ------------------------------------------------------------------ (c) the in-cluster scheduler at zero
@@ -348,8 +349,8 @@ def test_in_cluster_scheduler_at_zero_with_pods_waiting_fires_down_then_pending_
         kube.patch(DEPLOYMENT, {"spec": {"replicas": replicas}})
         for name in made:
             kube.delete_pod(name)
-    settled(kube)
     # the count falls: the growth alert resolves at the first evaluation after the next scrape
     gone = wait_resolved(prom, pending, job, 3 * (SCRAPE_S + EVALUATION_S) + 30)
     print(f"pods deleted: {pending} resolved after {gone:.1f}s")
-    assert all(v == "1" for v in job_up(prom, job, "pod").values())
+    now = {p["metadata"]["name"]: "1" for p in settled(kube)}
+    prom.wait("every replica up", lambda: job_up(prom, job, "pod") == now, 60, POLL_S)
