@@ -157,7 +157,9 @@ def check_the_world(cfg: StackConfig, service_monitor: bool = False) -> None:
 def program() -> None:
     """The whole Pulumi program: validate the stack's config (refused before any resource exists),
     build, export. Used by __main__.py and by Automation API inline runs."""
-    refused = secrets_problem(pulumi.get_stack())
+    stack = pulumi.get_stack()
+    # the project directory is the working directory of every run (CLI and Automation API alike)
+    refused = secrets_problem(stack, Path.cwd() / f"Pulumi.{stack}.yaml")
     if refused:
         raise pulumi.RunError(f"nothing was done: {refused}")
     try:
