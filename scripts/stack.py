@@ -174,7 +174,9 @@ def deploy(stack: auto.Stack, on_output: Callable[[str], None]) -> auto.UpResult
     cfg = stack_config(stack)
     if cfg.resource_backend == "plugins" and cfg.output_mode == "apply" and cfg.bare_metal.enabled:
         converge(stack, cfg)
-    return stack.up(on_output=on_output, color="never", policy_packs=POLICY_PACKS, refresh=True)
+    # render mode has no cluster to read: its Kubernetes objects cannot be refreshed
+    refresh = cfg.output_mode == "apply"
+    return stack.up(on_output=on_output, color="never", policy_packs=POLICY_PACKS, refresh=refresh)
 
 
 def summary(stack: auto.Stack) -> int:
