@@ -10,7 +10,7 @@
     nodes          real kubelet nodes (node_config: their files; node_teardown: stopping them)
     facts          facts.json, what the project and the tests read
     status, teardown, cli
-    state_store*   an S3-compatible store for Pulumi state (SeaweedFS), not used by `up` yet
+    state_store*   an S3-compatible store for Pulumi state (SeaweedFS) for team use (docs/team.md)
     prometheus*    Prometheus on the stack's monitoring files (prometheus_build: the pinned build)
 
 State lives in <repo>/.lab (KSCHED_LAB_DIR), binaries and the rootfs in the cache (KSCHED_CACHE).
