@@ -464,7 +464,9 @@ def test_every_host_step_carries_a_check_of_what_it_leaves(builtin_run: Run) -> 
         sha = hashlib.sha256(step["stdin"].encode()).hexdigest()
         written[path] = sha
         assert step["expected"] == f"{sha} {mode.lstrip('0')} {owner}", label
-        assert script_params(step["check"]) == {"DST": path}
+        # ...of the file at its path, as claimed by the step that writes it
+        made = script_params(step["create"])
+        assert script_params(step["check"]) == {"STATE": made["STATE"], "CLAIM": made["CLAIM"], "DST": path}
     # the service is as left only when it was started with exactly what was last written: the
     # digest of the record the rollout writes ("<sha256>  <path>" lines, sorted by path)
     written["/usr/local/bin/kube-scheduler"] = "a" * 64
