@@ -35,11 +35,10 @@ from pathlib import Path
 from ksched_lab.state_store_bucket import (
     BUCKET,
     DATA_DIR,
-    FILER_PORT,
+    GRPC_PORTS,
     HOST,
-    MASTER_PORT,
+    PORTS,
     S3_PORT,
-    VOLUME_PORT,
     backend_url,
     bucket_exists,
     create_bucket,
@@ -66,13 +65,13 @@ def _argv(data_dir: Path) -> list[str]:
         f"-ip={HOST}",
         f"-ip.bind={HOST}",
         f"-dir={p['volumes']}",
-        f"-master.port={MASTER_PORT}",
+        f"-master.port={PORTS['master']}",
         "-master.volumeSizeLimitMB=64",  # small state files: 30 GB volumes would be mostly holes
         "-volume.max=64",
         "-volume.preStopSeconds=0",  # nobody to drain: stop at once
-        f"-volume.port={VOLUME_PORT}",
+        f"-volume.port={PORTS['volume']}",
         "-filer",
-        f"-filer.port={FILER_PORT}",
+        f"-filer.port={PORTS['filer']}",
         f"-filer.localSocket={data_dir / 'filer.sock'}",
         "-s3",
         f"-s3.port={S3_PORT}",
@@ -81,6 +80,7 @@ def _argv(data_dir: Path) -> list[str]:
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         "-metricsPort=0",
+        *(f"-{service}.port.grpc={port}" for service, port in GRPC_PORTS.items()),
     ]
 
 
@@ -119,7 +119,7 @@ def start(data_dir: Path = DATA_DIR) -> dict[str, str]:
     if pid is not None:
         say(f"already running (pid {pid})")
     else:
-        busy = [port for port in (S3_PORT, MASTER_PORT, VOLUME_PORT, FILER_PORT) if tcp_open(port)]
+        busy = [port for port in (*PORTS.values(), *GRPC_PORTS.values()) if tcp_open(port)]
         if busy:
             fail(f"port(s) {busy} on {HOST} are taken by something else; set KSCHED_STATE_S3_PORT")
         credentials(data_dir)
@@ -198,13 +198,8 @@ def stop(data_dir: Path = DATA_DIR) -> None:
         say(f"stopped in {time.monotonic() - t0:.1f}s")
     p["pid"].unlink(missing_ok=True)
     # the gRPC sockets SeaweedFS names after its ports in /tmp and leaves behind
-    for service, port in (
-        ("master", MASTER_PORT),
-        ("volume", VOLUME_PORT),
-        ("filer", FILER_PORT),
-        ("s3", S3_PORT),
-    ):
-        Path(f"/tmp/seaweedfs-{service}-grpc-{port + 10000}.sock").unlink(missing_ok=True)
+    for service, port in GRPC_PORTS.items():
+        Path(f"/tmp/seaweedfs-{service}-grpc-{port}.sock").unlink(missing_ok=True)
 
 
 def status(data_dir: Path = DATA_DIR) -> int:

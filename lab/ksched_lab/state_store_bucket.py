@@ -18,13 +18,17 @@ from ksched_lab.state_store_build import WEED, run_captured
 
 DATA_DIR = Path(os.environ.get("KSCHED_STATE_DIR", LAB / "state-store")).resolve()
 HOST = "127.0.0.1"
-# Away from SeaweedFS's defaults (9333/8080/8888/8333) and from the lab's ports. Each service
-# also listens on its port + 10000 for gRPC, and SeaweedFS names a unix socket
-# /tmp/seaweedfs-<service>-grpc-<grpc port>.sock after it.
+# Away from SeaweedFS's defaults (9333/8080/8888/8333) and from the lab's ports. Each service also
+# listens for gRPC, by default on its port + 10000: that is inside Linux's ephemeral range
+# (32768-60999), where an outgoing connection can hold it (measured: "bind: address already in
+# use" on a CI run), so each gRPC port is set explicitly, 10000 below instead. SeaweedFS names a
+# unix socket /tmp/seaweedfs-<service>-grpc-<grpc port>.sock after it.
 S3_PORT = int(os.environ.get("KSCHED_STATE_S3_PORT", "24833"))
 MASTER_PORT = S3_PORT - 500  # 24333
 VOLUME_PORT = S3_PORT - 753  # 24080
 FILER_PORT = S3_PORT + 55  # 24888
+PORTS = {"master": MASTER_PORT, "volume": VOLUME_PORT, "filer": FILER_PORT, "s3": S3_PORT}
+GRPC_PORTS = {service: port - 10000 for service, port in PORTS.items()}
 BUCKET = "pulumi-state"
 REGION = "us-east-1"
 
@@ -50,7 +54,9 @@ def tcp_open(port: int) -> bool:
 
 def _shell(command: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
     return run_captured(
-        [str(WEED), "shell", f"-master={HOST}:{MASTER_PORT}"], input=command + "\n", timeout=timeout
+        [str(WEED), "shell", f"-master={HOST}:{MASTER_PORT}.{GRPC_PORTS['master']}"],
+        input=command + "\n",
+        timeout=timeout,
     )
 
 
