@@ -288,7 +288,7 @@ def _issue(props: dict[str, Any]) -> dict[str, Any]:
     s = props["subject"]
     # no O at all when none is asked for: an empty O would still be a group to the API server
     organization = (
-        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, s["organization"])] if s["organization"] else []
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, s["organization"])] if s.get("organization") else []
     )
     subject = x509.Name(
         [

@@ -68,6 +68,17 @@ def test_certificate_is_signed_by_the_ca_with_identity_sans_and_usages(cert_prop
     assert end == cert.not_valid_after_utc
 
 
+def test_a_certificate_without_a_group_has_no_organization(cert_props: dict[str, Any]) -> None:
+    """The metrics reader's certificate asks for no group: the engine drops a None input, so the
+    provider gets no `organization` key at all (and an empty O would still be a group)."""
+    subject = {k: v for k, v in cert_props["subject"].items() if k != "organization"}
+    outs = _CertProvider().create(cert_props | {"subject": subject}).outs
+    assert outs is not None
+    cert = x509.load_pem_x509_certificate(outs["cert_pem"].encode())
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME) == []
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "system:kube-scheduler"
+
+
 def _end_in(hours: float) -> str:
     t = dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)
     return t.replace(microsecond=0).isoformat().replace("+00:00", "Z")
