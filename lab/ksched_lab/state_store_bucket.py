@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ksched_lab.settings import LAB
 from ksched_lab.state_store_build import WEED, run_captured
+from ksched_lab.util import write
 
 DATA_DIR = Path(os.environ.get("KSCHED_STATE_DIR", LAB / "state-store")).resolve()
 HOST = "127.0.0.1"
@@ -98,10 +99,7 @@ def credentials(data_dir: Path = DATA_DIR) -> dict[str, str]:
         ]
     }
     for key, body in (("creds", creds), ("s3config", config)):
-        tmp = p[key].with_name(p[key].name + ".tmp")
-        tmp.write_text(json.dumps(body, indent=1) + "\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, p[key])
+        write(p[key], json.dumps(body, indent=1) + "\n", 0o600)
     return creds
 
 

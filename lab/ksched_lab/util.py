@@ -58,11 +58,14 @@ def tail(path: Path, n: int = 30) -> str:
 
 
 def write(path: Path, text: str, mode: int = 0o644) -> None:
-    """Atomically: a reader never sees half a file."""
+    """Atomically: a reader never sees half a file, nor a secret file before it has its mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.chmod(tmp, mode)
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    os.fchmod(fd, mode)  # whatever the umask
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
     os.replace(tmp, path)
 
 
