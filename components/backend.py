@@ -33,6 +33,20 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One command a component runs: `create` once (again when its text changes), `delete` on
+    destroy; `stdin` carries content, never the command line; `quiet` keeps a secret's step out of
+    the logs."""
+
+    name: str
+    create: pulumi.Input[str]
+    check: Check
+    delete: str | None = None
+    stdin: pulumi.Input[str] | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
 class Issued:
     private_key_pem: pulumi.Output[str]  # secret
     cert_pem: pulumi.Output[str]
@@ -55,17 +69,8 @@ class Backend(Protocol):
     name: str
 
     def command(
-        self,
-        name: str,
-        host: ResolvedHost | None,  # None: on this machine (render mode)
-        create: pulumi.Input[str],
-        *,
-        delete: str | None,
-        stdin: pulumi.Input[str] | None,
-        quiet: bool,
-        check: Check | None,
-        opts: pulumi.ResourceOptions,
-    ) -> pulumi.CustomResource: ...
+        self, host: ResolvedHost | None, step: Step, opts: pulumi.ResourceOptions
+    ) -> pulumi.CustomResource: ...  # host None: on this machine (render mode)
 
     def upload(
         self, name: str, host: ResolvedHost, local_file: str, remote_path: str, trigger: str, check: Check,
@@ -97,32 +102,28 @@ class Plugins:
         )
 
     def command(
-        self,
-        name: str,
-        host: ResolvedHost | None,
-        create: pulumi.Input[str],
-        *,
-        delete: str | None,
-        stdin: pulumi.Input[str] | None,
-        quiet: bool,
-        check: Check | None,
-        opts: pulumi.ResourceOptions,
+        self, host: ResolvedHost | None, step: Step, opts: pulumi.ResourceOptions
     ) -> pulumi.CustomResource:
         # No environment variables: over SSH they need the server's AcceptEnv, so values that
         # should trigger an update are written into the script text instead.
         if host is None:
-            local = command.local.Logging.NONE if quiet else command.local.Logging.STDOUT_AND_STDERR
+            local = command.local.Logging
             return command.local.Command(
-                name, create=create, delete=delete, stdin=stdin, logging=local, opts=opts
+                step.name,
+                create=step.create,
+                delete=step.delete,
+                stdin=step.stdin,
+                logging=local.NONE if step.quiet else local.STDOUT_AND_STDERR,
+                opts=opts,
             )
-        remote = command.remote.Logging.NONE if quiet else command.remote.Logging.STDOUT_AND_STDERR
+        remote = command.remote.Logging
         return command.remote.Command(
-            name,
+            step.name,
             connection=self._connection(host),
-            create=create,
-            delete=delete,
-            stdin=stdin,
-            logging=remote,
+            create=step.create,
+            delete=step.delete,
+            stdin=step.stdin,
+            logging=remote.NONE if step.quiet else remote.STDOUT_AND_STDERR,
             opts=opts,
         )
 
@@ -186,26 +187,17 @@ class Builtin:
         return {**builtin.connection(host), "private_key": _private_key(host)}
 
     def command(
-        self,
-        name: str,
-        host: ResolvedHost | None,
-        create: pulumi.Input[str],
-        *,
-        delete: str | None,
-        stdin: pulumi.Input[str] | None,
-        quiet: bool,
-        check: Check | None,
-        opts: pulumi.ResourceOptions,
+        self, host: ResolvedHost | None, step: Step, opts: pulumi.ResourceOptions
     ) -> pulumi.CustomResource:
         return builtin.SshCommand(
-            name,
+            step.name,
             self._connection(host) if host is not None else None,
-            create=create,
-            delete=delete,
-            stdin=stdin,
-            quiet=quiet,
-            check=check.script if check else None,
-            expected=check.expected if check else None,
+            create=step.create,
+            delete=step.delete,
+            stdin=step.stdin,
+            quiet=step.quiet,
+            check=step.check.script,
+            expected=step.check.expected,
             opts=opts,
         )
 

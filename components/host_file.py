@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import hostscripts
-from components.backend import Backend, Check
+from components.backend import Backend, Check, Step
 from components.config import ResolvedHost
 from components.render.master import HostFile
 
@@ -37,20 +37,8 @@ class Target:
         where = {"address": h.address, "port": h.port, "user": h.user, "hostKey": h.host_key} if h else {}
         return hostscripts.claim_id(step, {"backend": self.backend.name, **where})
 
-    def run(
-        self,
-        name: str,
-        create: pulumi.Input[str],
-        *,
-        check: Check,
-        delete: str | None = None,
-        stdin: pulumi.Input[str] | None = None,
-        quiet: bool = False,
-        opts: pulumi.ResourceOptions,
-    ) -> pulumi.CustomResource:
-        return self.backend.command(
-            name, self.host, create, delete=delete, stdin=stdin, quiet=quiet, check=check, opts=opts
-        )
+    def run(self, step: Step, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+        return self.backend.command(self.host, step, opts)
 
 
 def sha256_text(text: str) -> str:
@@ -130,12 +118,5 @@ def write_file(
             },
         )
         delete = unstage_script(file.path, claim)
-    return target.run(
-        name,
-        create,
-        delete=delete,
-        stdin=data,
-        quiet=file.secret,
-        check=file_check(file, content, target, name),
-        opts=opts,
-    )
+    check = file_check(file, content, target, name)
+    return target.run(Step(name, create, check, delete=delete, stdin=data, quiet=file.secret), opts)

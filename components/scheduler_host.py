@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import hostscripts, steps
-from components.backend import Check
+from components.backend import Check, Step
 from components.config import ResolvedHost, StackConfig
 from components.host_file import (
     Target,
@@ -151,18 +151,9 @@ class SchedulerHost(pulumi.ComponentResource):
         )
         self.register_outputs({"checks": self.checks})
 
-    def _run(
-        self,
-        name: str,
-        create: pulumi.Input[str],
-        *,
-        check: Check,
-        delete: str | None = None,
-        stdin: pulumi.Input[str] | None = None,
-        opts: pulumi.ResourceOptions,
-    ) -> pulumi.CustomResource:
-        self._checks[name] = check
-        return self._target.run(name, create, delete=delete, stdin=stdin, check=check, opts=opts)
+    def _run(self, step: Step, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+        self._checks[step.name] = step.check
+        return self._target.run(step, opts)
 
     def _prepare(
         self, name: str, args: SchedulerHostArgs, previous: list[pulumi.Resource]
@@ -183,12 +174,10 @@ class SchedulerHost(pulumi.ComponentResource):
             },
         )
         check = hostscripts.script("prepare_check", {**common, "OWNER": args.owner, "DIRS": dirs})
+        delete = hostscripts.script("cleanup", {**common, "SERVICE": SERVICE, "UNIT": UNIT_PATH})
+        owned = Check("ownership, user and directories", check, hostscripts.CHECK_OK)
         return self._run(
-            name,
-            create,
-            delete=hostscripts.script("cleanup", {**common, "SERVICE": SERVICE, "UNIT": UNIT_PATH}),
-            check=Check("ownership, user and directories", check, hostscripts.CHECK_OK),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
+            Step(name, create, owned, delete=delete), pulumi.ResourceOptions(parent=self, depends_on=previous)
         )
 
     def _binary(self, name: str, args: SchedulerHostArgs, opts: pulumi.ResourceOptions) -> pulumi.Resource:
@@ -203,7 +192,7 @@ class SchedulerHost(pulumi.ComponentResource):
         delete = unstage_script(file.path, claim)
         if binary.url is not None:
             script = hostscripts.script("download", {**common, "URL": binary.url})
-            return self._run(step, script, delete=delete, check=staged, opts=opts)
+            return self._run(Step(step, script, staged, delete=delete), opts)
         assert binary.local_file is not None
         uploaded = f"{file.path}.upload"
         upload = target.backend.upload(
@@ -212,7 +201,7 @@ class SchedulerHost(pulumi.ComponentResource):
         self._checks[f"{name}-{steps.UPLOAD}"] = staged
         script = hostscripts.script("install_upload", {**common, "STAGED": uploaded})
         after = pulumi.ResourceOptions(parent=self, depends_on=[upload])
-        return self._run(step, script, delete=delete, check=staged, opts=after)
+        return self._run(Step(step, script, staged, delete=delete), after)
 
     def _service(
         self,
@@ -242,13 +231,14 @@ class SchedulerHost(pulumi.ComponentResource):
             )
 
         check = hostscripts.script("service_check", {"STATE": STATE_DIR, "SERVICE": SERVICE})
-        return self._run(
+        running = Check(
+            "service running the files the stack wrote", check, hashes.apply(hostscripts.running_digest)
+        )
+        step = Step(
             name,
             hashes.apply(create),
-            stdin=hashes.apply(lambda files: rollout_script(cfg, host, files)),
+            running,
             delete=hostscripts.script("stop", {"STATE": STATE_DIR, "CLAIM": claim, "SERVICE": SERVICE}),
-            check=Check(
-                "service running the files the stack wrote", check, hashes.apply(hostscripts.running_digest)
-            ),
-            opts=opts,
+            stdin=hashes.apply(lambda files: rollout_script(cfg, host, files)),
         )
+        return self._run(step, opts)
