@@ -24,6 +24,31 @@ plugins_wanted() {
     done
 }
 
+# provider_module DIR MOD MODVER: enters DIR (its go.mod written) with a go.sum prefilled from the
+# provider module's, and sets MODDIR to that module's folder in the module cache. The checksum
+# database does not know the provider modules: the proxy is trusted for them alone (GONOSUMDB),
+# their dependencies are checked against the prefilled go.sum.
+provider_module() {
+    [[ -f "$1/go.sum" ]] || : >"$1/go.sum"
+    cd "$1" || return 1
+    export GONOSUMDB="${2%%/provider*}"
+    MODDIR="$(go_mod_dir "$2@$3")"
+    prefill_sum "$1" "$MODDIR"
+}
+
+# build_generated NAME MOD MODVER VERSION OUT GET: a provider whose main.go embeds files made by its
+# generate.go, which is run on a writable copy of cmd/pulumi-resource-NAME (in the current folder).
+build_generated() {
+    local mod="$2" modver="$3" ver="$4" out="$5" get="$6" cmd="cmd/pulumi-resource-$1"
+    rm -rf cmd; mkdir -p cmd
+    cp -r "$MODDIR/$cmd" cmd/
+    chmod -R u+w cmd
+    "$GO" get "$get@$modver"
+    (cd "$cmd" && VERSION="$ver" "$GO" run generate.go)
+    "$GO" build -v -trimpath -ldflags "-s -w -X $mod/pkg/version.Version=$ver" -o "$out.tmp" "./$cmd"
+    mv -f "$out.tmp" "$out"
+}
+
 build_kubernetes() { # VERSION MODVER OUT
     local ver="$1" modver="$2" out="$3" dir="$SRC/plugins/kubernetes-$1"
     local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
@@ -35,22 +60,8 @@ go 1.26.0
 
 require $mod $modver
 EOM
-    [[ -f "$dir/go.sum" ]] || : >"$dir/go.sum"
-    cd "$dir" || return 1
-    # provider modules that the checksum database does not know: trust the
-    # proxy for them (their deps are checked against the prefilled go.sum)
-    export GONOSUMDB=github.com/pulumi/pulumi-kubernetes
-    local moddir
-    moddir="$(go_mod_dir "$mod@$modver")"
-    prefill_sum "$dir" "$moddir"
-    # main.go embeds files made by its generate.go: run it on a writable copy
-    rm -rf "$dir/cmd"; mkdir -p "$dir/cmd"
-    cp -r "$moddir/cmd/pulumi-resource-kubernetes" "$dir/cmd/"
-    chmod -R u+w "$dir/cmd"
-    "$GO" get "$mod/cmd/pulumi-resource-kubernetes@$modver"
-    (cd "$dir/cmd/pulumi-resource-kubernetes" && VERSION="$ver" "$GO" run generate.go)
-    "$GO" build -v -trimpath -ldflags "-s -w -X $mod/pkg/version.Version=$ver" -o "$out.tmp" ./cmd/pulumi-resource-kubernetes
-    mv -f "$out.tmp" "$out"
+    provider_module "$dir" "$mod" "$modver" || return 1
+    build_generated kubernetes "$mod" "$modver" "$ver" "$out" "$mod/cmd/pulumi-resource-kubernetes"
 }
 
 build_tls() { # VERSION MODVER OUT
@@ -96,19 +107,8 @@ replace (
 	github.com/hashicorp/terraform-provider-tls/shim => ./shim
 )
 EOM
-    [[ -f "$dir/go.sum" ]] || : >"$dir/go.sum"
-    cd "$dir" || return 1
-    export GONOSUMDB=github.com/pulumi/pulumi-tls
-    local moddir
-    moddir="$(go_mod_dir "$mod@$modver")"
-    prefill_sum "$dir" "$moddir"
-    rm -rf "$dir/cmd"; mkdir -p "$dir/cmd"
-    cp -r "$moddir/cmd/pulumi-resource-tls" "$dir/cmd/"
-    chmod -R u+w "$dir/cmd"
-    "$GO" get "$mod@$modver"
-    (cd "$dir/cmd/pulumi-resource-tls" && VERSION="$ver" "$GO" run generate.go)
-    "$GO" build -v -trimpath -ldflags "-s -w -X $mod/pkg/version.Version=$ver" -o "$out.tmp" ./cmd/pulumi-resource-tls
-    mv -f "$out.tmp" "$out"
+    provider_module "$dir" "$mod" "$modver" || return 1
+    build_generated tls "$mod" "$modver" "$ver" "$out" "$mod"
 }
 
 build_command() { # VERSION MODVER OUT
@@ -122,12 +122,7 @@ go 1.25.0
 
 require $mod $modver
 EOM
-    [[ -f "$dir/go.sum" ]] || : >"$dir/go.sum"
-    cd "$dir" || return 1
-    export GONOSUMDB=github.com/pulumi/pulumi-command
-    local moddir
-    moddir="$(go_mod_dir "$mod@$modver")"
-    prefill_sum "$dir" "$moddir"
+    provider_module "$dir" "$mod" "$modver" || return 1
     "$GO" get "$mod/cmd/pulumi-resource-command@$modver"
     "$GO" build -v -trimpath -ldflags "-s -w -X $mod/pkg/version.Version=v$ver" -o "$out.tmp" "$mod/cmd/pulumi-resource-command"
     mv -f "$out.tmp" "$out"
