@@ -64,6 +64,17 @@ def fires(name: str, at: str, *alerts_: tuple[dict[str, str], dict[str, str]]) -
     }
 
 
+def alert(labels: dict[str, str], summary: str, description: str) -> tuple[dict[str, str], dict[str, str]]:
+    return labels, {"summary": summary, "description": description}
+
+
+def starts(
+    name: str, before: str, at: str, *alerts_: tuple[dict[str, str], dict[str, str]]
+) -> list[dict[str, Any]]:
+    """The edge of `name`'s `for`: it does not fire at `before`, and fires exactly `alerts_` at `at`."""
+    return [fires(name, before), fires(name, at, *alerts_)]
+
+
 def down(job: str) -> tuple[dict[str, str], dict[str, str]]:
     return {"job": job, "severity": "critical"}, {
         "summary": "No instance of a kube-scheduler path can be scraped.",
@@ -118,17 +129,57 @@ def certificate_seen(target: str, left_s: int) -> list[dict[str, str]]:
 
 
 LE = "leader_election_master_status"
+
+
+def leads(target: str, values: str) -> dict[str, str]:
+    """The leader gauge of `target` (1: it holds the lease); both paths' lease is "kube-scheduler"."""
+    return s(LE, target, values, name="kube-scheduler")
+
+
 PENDING = "scheduler_pending_pods"
 ATTEMPTS = "scheduler_schedule_attempts_total"
 REQUESTS = "rest_client_requests_total"
 API = {"host": "10.231.0.1:6443", "method": "GET"}
 
+# what each alert says when it fires in its scenario below
+NO_LEADER = alert(
+    {"job": BM, "severity": "critical"},
+    "No kube-scheduler instance holds its lease.",
+    "No scraped instance of kube-scheduler has held and renewed its lease "
+    "for 2m: nothing of this path is scheduled.",
+)
+MULTIPLE_LEADERS = alert(
+    {"job": BM, "severity": "warning"},
+    "More than one kube-scheduler instance says it leads.",
+    "2 instances of kube-scheduler report holding the lease: they do not share one Lease.",
+)
+PENDING_PODS_GROWING = alert(
+    {"job": IC, "severity": "warning"},
+    "Pods waiting for a kube-scheduler keep growing.",
+    "16 pods wait for custom-k8s-scheduler, more and more for 15m.",
+)
+NOT_SCHEDULING = alert(
+    {"job": IC, "severity": "critical"},
+    "The leading kube-scheduler has pods to try and tries none.",
+    "The leader of custom-k8s-scheduler has had pods ready to schedule and made no attempt for 10m.",
+)
+SCHEDULING_ERRORS = alert(
+    {"job": IC, "profile": IC, "severity": "warning"},
+    "Scheduling attempts end in errors.",
+    "Profile custom-k8s-scheduler of custom-k8s-scheduler has ended "
+    "attempts in an error (not for lack of room) for 15m: 100m per second.",
+)
+CLIENT_ERRORS = alert(
+    {"job": BM, "instance": M1, "severity": "warning"},
+    "A kube-scheduler's requests to the API server fail.",
+    "2% of the API requests of kube-scheduler instance 10.231.0.11:10259 end in a 5xx status or no answer.",
+)
+
 TESTS: dict[str, dict[str, Any]] = {
     "every master fails its scrapes: the path is down (at 15m, not at 14m), each master too": {
         "input_series": [s("up", m, "0x30") for m in (M1, M2, M3)] + [s("up", p, "1x30") for p in (P1, P2)],
         "alert_rule_test": [
-            fires("KubeSchedulerDown", "14m"),
-            fires("KubeSchedulerDown", "15m", down(BM)),
+            *starts("KubeSchedulerDown", "14m", "15m", down(BM)),
             fires("KubeSchedulerInstanceDown", "15m", *(instance_down(m) for m in (M1, M2, M3))),
         ],
     },
@@ -149,53 +200,29 @@ TESTS: dict[str, dict[str, Any]] = {
     # master-1 leads until 4m and reports 0 from 5m; nobody takes over: no leader from 5m, 2m later it fires
     "the masters' leader stops leading and no standby takes over": {
         "input_series": [
-            s(LE, M1, "1x4 0x20", name="kube-scheduler"),
-            s(LE, M2, "0x25", name="kube-scheduler"),
-            s(LE, M3, "0x25", name="kube-scheduler"),
+            leads(M1, "1x4 0x20"),
+            leads(M2, "0x25"),
+            leads(M3, "0x25"),
             # the in-cluster scheduler's gauge is named "kube-scheduler" too: told apart by job
-            s(LE, P1, "1x25", name="kube-scheduler"),
-            s(LE, P2, "0x25", name="kube-scheduler"),
+            leads(P1, "1x25"),
+            leads(P2, "0x25"),
         ],
         "alert_rule_test": [
-            fires("KubeSchedulerNoLeader", "6m"),
-            fires(
-                "KubeSchedulerNoLeader",
-                "7m",
-                (
-                    {"job": BM, "severity": "critical"},
-                    {
-                        "summary": "No kube-scheduler instance holds its lease.",
-                        "description": "No scraped instance of kube-scheduler has held and renewed its lease "
-                        "for 2m: nothing of this path is scheduled.",
-                    },
-                ),
-            ),
+            *starts("KubeSchedulerNoLeader", "6m", "7m", NO_LEADER),
             fires("KubeSchedulerMultipleLeaders", "7m"),
         ],
     },
     "a fail-over: master-2 leads one scrape after master-1 stopped (no alert)": {
         "input_series": [
-            s(LE, M1, "1x4 0x20", name="kube-scheduler"),
-            s(LE, M2, "0x5 1x20", name="kube-scheduler"),
+            leads(M1, "1x4 0x20"),
+            leads(M2, "0x5 1x20"),
         ],
         "alert_rule_test": [fires("KubeSchedulerNoLeader", "7m"), fires("KubeSchedulerNoLeader", "20m")],
     },
     "two masters say they lead for 2m": {
-        "input_series": [s(LE, M1, "1x10", name="kube-scheduler"), s(LE, M2, "1x10", name="kube-scheduler")],
+        "input_series": [leads(M1, "1x10"), leads(M2, "1x10")],
         "alert_rule_test": [
-            fires("KubeSchedulerMultipleLeaders", "1m"),
-            fires(
-                "KubeSchedulerMultipleLeaders",
-                "2m",
-                (
-                    {"job": BM, "severity": "warning"},
-                    {
-                        "summary": "More than one kube-scheduler instance says it leads.",
-                        "description": "2 instances of kube-scheduler report holding the lease: they do not "
-                        "share one Lease.",
-                    },
-                ),
-            ),
+            *starts("KubeSchedulerMultipleLeaders", "1m", "2m", MULTIPLE_LEADERS),
         ],
     },
     # one more unschedulable pod a minute; the standby holds them all in its active queue (max, not
@@ -219,18 +246,7 @@ TESTS: dict[str, dict[str, Any]] = {
             }
         ],
         "alert_rule_test": [
-            fires("KubeSchedulerPendingPodsGrowing", "15m"),
-            fires(
-                "KubeSchedulerPendingPodsGrowing",
-                "16m",
-                (
-                    {"job": IC, "severity": "warning"},
-                    {
-                        "summary": "Pods waiting for a kube-scheduler keep growing.",
-                        "description": "16 pods wait for custom-k8s-scheduler, more and more for 15m.",
-                    },
-                ),
-            ),
+            *starts("KubeSchedulerPendingPodsGrowing", "15m", "16m", PENDING_PODS_GROWING),
         ],
     },
     "seven pods wait and stay seven (no alert)": {
@@ -241,30 +257,18 @@ TESTS: dict[str, dict[str, Any]] = {
     # count): from 0, so 10m later
     "the leader has pods to try and tries none": {
         "input_series": [
-            s(LE, P1, "1x30", name="kube-scheduler"),
-            s(LE, P2, "0x30", name="kube-scheduler"),
+            leads(P1, "1x30"),
+            leads(P2, "0x30"),
             s(PENDING, P1, "3x30", queue="active"),
             s(PENDING, P2, "3x30", queue="active"),
         ],
         "alert_rule_test": [
-            fires("KubeSchedulerNotScheduling", "9m"),
-            fires(
-                "KubeSchedulerNotScheduling",
-                "10m",
-                (
-                    {"job": IC, "severity": "critical"},
-                    {
-                        "summary": "The leading kube-scheduler has pods to try and tries none.",
-                        "description": "The leader of custom-k8s-scheduler has had pods ready to schedule "
-                        "and made no attempt for 10m.",
-                    },
-                ),
-            ),
+            *starts("KubeSchedulerNotScheduling", "9m", "10m", NOT_SCHEDULING),
         ],
     },
     "the leader has pods to try and schedules one a minute (no alert)": {
         "input_series": [
-            s(LE, P1, "1x30", name="kube-scheduler"),
+            leads(P1, "1x30"),
             s(PENDING, P1, "3x30", queue="active"),
             s(ATTEMPTS, P1, "0+1x30", result="scheduled", profile=IC),
         ],
@@ -280,19 +284,7 @@ TESTS: dict[str, dict[str, Any]] = {
             s(ATTEMPTS, P1, "0+60x40", result="scheduled", profile=IC),
         ],
         "alert_rule_test": [
-            fires("KubeSchedulerSchedulingErrors", "15m"),
-            fires(
-                "KubeSchedulerSchedulingErrors",
-                "16m",
-                (
-                    {"job": IC, "profile": IC, "severity": "warning"},
-                    {
-                        "summary": "Scheduling attempts end in errors.",
-                        "description": "Profile custom-k8s-scheduler of custom-k8s-scheduler has ended "
-                        "attempts in an error (not for lack of room) for 15m: 100m per second.",
-                    },
-                ),
-            ),
+            *starts("KubeSchedulerSchedulingErrors", "15m", "16m", SCHEDULING_ERRORS),
         ],
     },
     "pods that do not fit are not errors (no alert)": {
@@ -307,19 +299,7 @@ TESTS: dict[str, dict[str, Any]] = {
             s(REQUESTS, M1, "0+1x40", code="<error>", **API),
         ],
         "alert_rule_test": [
-            fires("KubeSchedulerClientErrors", "15m"),
-            fires(
-                "KubeSchedulerClientErrors",
-                "16m",
-                (
-                    {"job": BM, "instance": M1, "severity": "warning"},
-                    {
-                        "summary": "A kube-scheduler's requests to the API server fail.",
-                        "description": "2% of the API requests of kube-scheduler instance 10.231.0.11:10259 "
-                        "end in a 5xx status or no answer.",
-                    },
-                ),
-            ),
+            *starts("KubeSchedulerClientErrors", "15m", "16m", CLIENT_ERRORS),
         ],
     },
     "0.5 % fail (no alert)": {
@@ -334,9 +314,11 @@ TESTS: dict[str, dict[str, Any]] = {
     "the reader's certificate has 3 days left": {
         "input_series": certificate_seen(M1, 3 * 86400),
         "alert_rule_test": [
-            fires("KubeSchedulerMetricsReaderCertificateExpiration", "5m"),
-            fires(
-                "KubeSchedulerMetricsReaderCertificateExpiration", "6m", reader_cert(M1, "warning", "7 days")
+            *starts(
+                "KubeSchedulerMetricsReaderCertificateExpiration",
+                "5m",
+                "6m",
+                reader_cert(M1, "warning", "7 days"),
             ),
         ],
     },
