@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, field_validator
 
-from components.config.model import MODEL_CONFIG, rule
+from components.config.model import MODEL_CONFIG, DnsLabel, rule
 from components.render import rules
 
 # Prometheus `for:` of an alert: from a second (tests) to a week.
@@ -68,7 +68,7 @@ class Monitoring(Model):
     # API server who may read /metrics) and rolls the in-cluster pods once (their serving cert).
     enabled: bool = False
     # The scraper's client-certificate CN, so its RBAC user: no O, so no group and no other rights.
-    reader_name: str = "kube-scheduler-metrics-reader"
+    reader_name: DnsLabel = "kube-scheduler-metrics-reader"
     # kube-prometheus' scrape and evaluation interval.
     scrape_interval: str = "30s"
     evaluation_interval: str = "30s"
@@ -76,12 +76,6 @@ class Monitoring(Model):
     # at preview and up; render mode has no cluster to ask, so it makes none).
     service_monitor: Literal["auto", "never"] = "auto"
     alerts: AlertSettings = AlertSettings()
-
-    @field_validator("reader_name")
-    @classmethod
-    def _reader(cls, v: str) -> str:
-        rule(rules.dns_label(v))
-        return v
 
     @field_validator("scrape_interval", "evaluation_interval")
     @classmethod

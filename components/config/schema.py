@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from components.config.model import MODEL_CONFIG
+from components.config.model import MODEL_CONFIG, DnsLabel, checked
 from components.config.model import rule as _rule
 from components.config.monitoring import Monitoring
 from components.render import rules
@@ -37,6 +37,9 @@ def _version(value: object) -> KubeVersion:
 
 
 Version = Annotated[KubeVersion, BeforeValidator(_version)]
+# Field types of one rule each (components/render/rules.py), shared by the fields they check.
+Qps = Annotated[float, checked(rules.client_qps)]
+Quantity = Annotated[str, checked(rules.quantity)]
 
 
 class _Model(BaseModel):
@@ -61,8 +64,8 @@ class CertificateSettings(_Model):
 
 
 class Host(_Model):
-    name: str
-    address: str
+    name: DnsLabel
+    address: Annotated[str, checked(rules.host_address)]
     port: int = Field(default=22, ge=1, le=65535)
     user: str = "root"
     private_key_file: str | None = None
@@ -74,12 +77,6 @@ class Host(_Model):
     # Replace a kube-scheduler installed by hand on this host (README: taking over a master).
     take_over: bool = False
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        _rule(rules.dns_label(v))
-        return v
-
     @field_validator("user")
     @classmethod
     def _user(cls, v: str) -> str:
@@ -88,12 +85,6 @@ class Host(_Model):
             raise ValueError(
                 f"expected root (the steps manage users, files and units without sudo), got {v!r}"
             )
-        return v
-
-    @field_validator("address")
-    @classmethod
-    def _address(cls, v: str) -> str:
-        _rule(rules.host_address(v))
         return v
 
     @field_validator("host_key")
@@ -112,15 +103,8 @@ class Host(_Model):
 class BinarySource(_Model):
     # Upstream's release layout; {version} is the Kubernetes version without "v".
     url: str | None = None
-    sha256: str | None = None
+    sha256: Annotated[str, checked(rules.sha256_hex)] | None = None
     local_file: str | None = None
-
-    @field_validator("sha256")
-    @classmethod
-    def _sha(cls, v: str | None) -> str | None:
-        if v is not None:
-            _rule(rules.sha256_hex(v))
-        return v
 
     @model_validator(mode="after")
     def _one_source(self) -> BinarySource:
@@ -142,14 +126,8 @@ PLACEHOLDER_SHA256 = "0" * 64
 
 
 class InstallPaths(_Model):
-    binary: str = "/usr/local/bin/kube-scheduler"
+    binary: Annotated[str, checked(rules.binary_path)] = "/usr/local/bin/kube-scheduler"
     config_dir: str = "/etc/kubernetes/scheduler"
-
-    @field_validator("binary")
-    @classmethod
-    def _binary(cls, v: str) -> str:
-        _rule(rules.binary_path(v))
-        return v
 
     @field_validator("config_dir")
     @classmethod
@@ -168,22 +146,11 @@ class LeaderElection(_Model):
 class ClientSettings(_Model):
     """What both paths set on their scheduler: log level, client rate limits, leader election."""
 
-    verbosity: int = 2  # the guides' --v=2 (docs/sources.md#default-verbosity)
-    qps: float = 50.0
+    # the guides' --v=2 (docs/sources.md#default-verbosity)
+    verbosity: Annotated[int, checked(rules.verbosity)] = 2
+    qps: Qps = 50.0
     burst: int = 100
     leader_election: LeaderElection = LeaderElection()
-
-    @field_validator("verbosity")
-    @classmethod
-    def _verbosity(cls, v: int) -> int:
-        _rule(rules.verbosity(v))
-        return v
-
-    @field_validator("qps")
-    @classmethod
-    def _qps(cls, v: float) -> float:
-        _rule(rules.client_qps(v))
-        return v
 
     @field_validator("burst")
     @classmethod
@@ -204,7 +171,7 @@ class BareMetal(ClientSettings):
     bind_address: str = "0.0.0.0"
     # Upstream's client limits, kept on the figures (README, "Scheduling performance"): throughput
     # follows qps, but the cluster's main scheduler shares the API server with everything else.
-    qps: float = 50.0
+    qps: Qps = 50.0
     burst: int = 100
     health_timeout_seconds: int = Field(default=60, ge=5, le=600)
     # After it is ready, the service must stay up this long (no restart, still ready): a scheduler
@@ -219,28 +186,23 @@ class BareMetal(ClientSettings):
 
 
 class Resources(_Model):
-    cpu: str = "500m"  # docs/sources.md#default-resources
-    memory: str = "512Mi"
-
-    @field_validator("cpu", "memory")
-    @classmethod
-    def _q(cls, v: str) -> str:
-        _rule(rules.quantity(v))
-        return v
+    cpu: Quantity = "500m"  # docs/sources.md#default-resources
+    memory: Quantity = "512Mi"
 
 
 class InCluster(ClientSettings):
     enabled: bool = False
-    scheduler_name: str = "custom-k8s-scheduler"
-    namespace: str = "kube-system"  # docs/sources.md#default-in-cluster-names
-    replicas: int = 2  # one leads, one stands by (docs/sources.md#default-replicas)
+    scheduler_name: DnsLabel = "custom-k8s-scheduler"
+    namespace: DnsLabel = "kube-system"  # docs/sources.md#default-in-cluster-names
+    # one leads, one stands by (docs/sources.md#default-replicas)
+    replicas: Annotated[int, checked(rules.positive_int)] = 2
     image: str | None = None  # default registry.k8s.io/kube-scheduler:v<version>
-    image_digest: str | None = None
+    image_digest: Annotated[str, checked(rules.image_digest)] | None = None
     scoring_strategy: str = "MostAllocated"  # docs/sources.md#default-scoring
     resource_weights: dict[str, int] = {"cpu": 1, "memory": 1}
     # The guides' 100/200 (docs/sources.md#default-client-rate), kept on the figures: twice
     # upstream's throughput; 200 went as fast as the lab could create pods.
-    qps: float = 100.0
+    qps: Qps = 100.0
     burst: int = 200
     # Nodes that come and go (docs/sources.md#default-karpenter).
     excluded_node_label_keys: list[str] = ["karpenter.sh/nodepool"]
@@ -248,12 +210,6 @@ class InCluster(ClientSettings):
     create_sample_pod: bool = True
     # Wait for the Deployment and sample pod to be ready (needs kubelets that run them).
     wait_for_ready: bool = True
-
-    @field_validator("scheduler_name", "namespace")
-    @classmethod
-    def _dns(cls, v: str) -> str:
-        _rule(rules.dns_label(v))
-        return v
 
     @field_validator("scheduler_name")
     @classmethod
@@ -264,12 +220,6 @@ class InCluster(ClientSettings):
                 "expected a name of its own (pods that name no scheduler ask for "
                 f"{DEFAULT_SCHEDULER_NAME!r}), got {v!r}"
             )
-        return v
-
-    @field_validator("replicas")
-    @classmethod
-    def _count(cls, v: int) -> int:
-        _rule(rules.positive_int(v))
         return v
 
     @field_validator("scoring_strategy")
@@ -297,13 +247,6 @@ class InCluster(ClientSettings):
             _rule(rules.qualified_name(key, "label key"))
         return v
 
-    @field_validator("image_digest")
-    @classmethod
-    def _digest(cls, v: str | None) -> str | None:
-        if v is not None:
-            _rule(rules.image_digest(v))
-        return v
-
 
 def https_url(v: str) -> str:
     _rule(rules.https_url(v))
@@ -314,7 +257,7 @@ class RawConfig(_Model):
     """The config as written; files and key material are read into `StackConfig` (resolve.py)."""
 
     kubernetes_version: Version
-    cluster_name: str = "kubernetes"
+    cluster_name: Annotated[str, checked(rules.dns_subdomain)] = "kubernetes"
     api_server_url: str
     ca_cert: str | None = None
     ca_cert_file: str | None = None
@@ -332,12 +275,6 @@ class RawConfig(_Model):
     render_dir: str = ".render"
     # plugins: pulumi-tls and pulumi-command; builtin: components/builtin.py (no plugins needed)
     resource_backend: Literal["plugins", "builtin"] = "plugins"
-
-    @field_validator("cluster_name")
-    @classmethod
-    def _cluster(cls, v: str) -> str:
-        _rule(rules.dns_subdomain(v))
-        return v
 
     @field_validator("api_server_url")
     @classmethod
