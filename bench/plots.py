@@ -1,10 +1,12 @@
 """PNG plots of bench/scheduling.py's results (matplotlib, no display): throughput over time and
 latency CDFs per scheduler and client-side limit, nodes used by the bin-packing workload, and the
-lease holder over time during failovers and rolling changes. They draw the records bench/records.py
-builds, and nothing those records do not carry."""
+lease holder over time during failovers and rolling changes, and the lab's Prometheus' view of a
+rolling change under load. They draw the records bench/records.py builds, and nothing those records
+do not carry."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bench.perf_analysis import per_second
-from bench.records import CaseRecord, Results, RunRecord
+from bench.records import CaseRecord, ObservedRecord, Results, RunRecord, sample_step
 
 DPI = 90
 
@@ -121,11 +123,61 @@ def lease_plot(results: Results, path: Path) -> Path:
     return _save(fig, path)
 
 
+def _broken(samples: list[tuple[float, float]], step: float) -> tuple[list[float], list[float]]:
+    """The samples with a NaN after each one that the next does not follow by one step, so that a
+    line stops where a series has no sample."""
+    ts: list[float] = []
+    vs: list[float] = []
+    for i, (t, v) in enumerate(samples):
+        ts.append(t)
+        vs.append(v)
+        if i + 1 < len(samples) and samples[i + 1][0] - t > 1.5 * step:
+            ts.append(t + step)
+            vs.append(math.nan)
+    return ts, vs
+
+
+def observed_plot(observed: ObservedRecord, path: Path) -> Path:
+    """Prometheus' view of the rolling change, per master: scraped (up), leading (the leader
+    gauge), pods scheduled a second (stacked); the change's `up` shaded."""
+    panels = [
+        ("up", "scraped (up)"),
+        ("leader", "leads (leader_election_master_status)"),
+        ("scheduled", "pods scheduled / s"),
+    ]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 6.4), sharex=True, squeeze=False)
+    step = sample_step(observed)
+    masters = sorted({m for panel in observed["series"].values() for m in panel})
+    for ax, (panel, title) in zip(axes[:, 0], panels, strict=True):
+        series = observed["series"].get(panel, {})
+        if panel == "scheduled":
+            stacked = [series.get(m, []) for m in masters]
+            times = sorted({t for s in stacked for t, _ in s})
+            values = [[dict(s).get(t, 0.0) for t in times] for s in stacked]
+            ax.stackplot(times, values, labels=masters, step="post", alpha=0.8)
+        else:
+            for n, m in enumerate(masters):
+                # one row per master: 1 drawn at n + 0.8, 0 at n; a gap where it has no sample
+                ts, vs = _broken(series.get(m, []), step)
+                ax.step(ts, [n + 0.8 * v for v in vs], where="post", label=m)
+            ax.set_yticks([n + 0.4 for n in range(len(masters))], masters, fontsize=7)
+        ax.axvspan(*observed["change"], color="grey", alpha=0.15, label="rolling change (`up`)")
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1, 0].legend(fontsize=7, loc="upper right")
+    axes[-1, 0].set_xlabel(f"seconds (Prometheus range queries; scrapes every {observed['scrape_s']:g} s)")
+    fig.suptitle("The masters during a rolling change under load, as the lab's Prometheus saw them")
+    return _save(fig, path)
+
+
 def write_plots(results: Results, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    return [
+    paths = [
         throughput_plot(results, out / "throughput.png"),
         latency_plot(results, out / "latency-cdf.png"),
         binpack_plot(results, out / "binpack.png"),
         lease_plot(results, out / "lease-holder.png"),
     ]
+    if "observed" in results:
+        paths.append(observed_plot(results["observed"], out / "prometheus-rolling-change.png"))
+    return paths

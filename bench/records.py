@@ -7,6 +7,7 @@ records, and tests/test_perf_analysis.py feeds both with records built here."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import statistics
 from collections.abc import Mapping
@@ -35,6 +36,15 @@ class CaseRecord(TypedDict):
     fewest_nodes: NotRequired[int]  # a workload of pods a node holds only so many of
 
 
+class ObservedRecord(TypedDict):
+    """bench/prometheus_view.py's episode: per panel, per master, (seconds from the start, value)."""
+
+    scrape_s: float
+    change: tuple[float, float]  # the rolling change's `up`: seconds from the start
+    end_s: float
+    series: dict[str, dict[str, list[tuple[float, float]]]]
+
+
 class Results(TypedDict):
     pods: int
     nodes: int
@@ -43,6 +53,7 @@ class Results(TypedDict):
     # episode -> (time, holder's host or pod; "" when none) per sample (harness.watch.timeline)
     leases: dict[str, list[tuple[float, str]]]
     k8s_version: NotRequired[str]
+    observed: NotRequired[ObservedRecord]
 
 
 def run_record(
@@ -91,6 +102,66 @@ def case_record(
     if per_node:
         case["fewest_nodes"] = -(-pods // per_node)
     return case
+
+
+def observed_record(
+    matrices: Mapping[str, list[dict[str, Any]]],
+    start: float,
+    change: tuple[float, float],
+    end: float,
+    scrape_s: float,
+) -> ObservedRecord:
+    """The episode from Prometheus' range-query results ({panel: [{"metric": {...}, "values":
+    [[t, "v"], ...]}]}, each series named by its `node` label) and its epoch timestamps."""
+    series = {
+        panel: {
+            str(s["metric"].get("node", "?")): [(float(t) - start, float(v)) for t, v in s["values"]]
+            for s in matrix
+        }
+        for panel, matrix in matrices.items()
+    }
+    return {
+        "scrape_s": scrape_s,
+        "change": (change[0] - start, change[1] - start),
+        "end_s": end - start,
+        "series": series,
+    }
+
+
+def observed_summary(observed: ObservedRecord) -> list[str]:
+    """What the episode shows, from its samples: the lowest scheduling rate during the change and
+    the longest stretch with no master reporting the lease, each in seconds of the samples."""
+    step = sample_step(observed)
+    lo, hi = observed["change"]
+    rates = _totals(observed["series"].get("scheduled", {}))
+    during = [v for t, v in rates if lo <= t <= hi]
+    leaders = _totals(observed["series"].get("leader", {}))
+    gap = longest = 0.0
+    for _, v in leaders:
+        gap = gap + step if v < 1 else 0.0
+        longest = max(longest, gap)
+    steady = [v for t, v in rates if t < lo]
+    return [
+        f"rolling change under load: {hi - lo:.1f} s of `up`, scrapes every {observed['scrape_s']:g} s",
+        f"pods scheduled a second, all masters: before {statistics.median(steady) if steady else 0:.1f}, "
+        f"lowest during the change {min(during) if during else 0:.1f}",
+        f"longest stretch with no master reporting the lease: {longest:.1f} s (one sample: {step:g} s)",
+    ]
+
+
+def sample_step(observed: ObservedRecord) -> float:
+    """The range queries' step: the shortest time between two samples."""
+    times = sorted({t for panel in observed["series"].values() for s in panel.values() for t, _ in s})
+    return min((b - a for a, b in itertools.pairwise(times)), default=observed["scrape_s"])
+
+
+def _totals(panel: Mapping[str, list[tuple[float, float]]]) -> list[tuple[float, float]]:
+    """The sum over masters at each sample time."""
+    total: dict[float, float] = {}
+    for samples in panel.values():
+        for t, v in samples:
+            total[t] = total.get(t, 0.0) + v
+    return sorted(total.items())
 
 
 def save(results: Results, path: Path) -> None:

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the repository root
 
 from bench.plots import write_plots
+from bench.prometheus_view import rolling_change
 from bench.records import (
     Results,
     RunRecord,
@@ -104,6 +106,23 @@ def remove_nodes(kube: Kube, names: list[str]) -> None:
         list(pool.map(lambda n: kube.request("DELETE", f"/api/v1/nodes/{n}"), names))
 
 
+def perf_pod(scheduler: str, requests: dict[str, str]) -> dict[str, Any]:
+    """The spec of a benchmark pod: on the perf nodes only, asking for `scheduler`."""
+    return {
+        "schedulerName": scheduler,
+        "nodeSelector": {PERF_LABEL: "1"},
+        "tolerations": [KWOK_TAINT],
+        "containers": [{"name": "pause", "image": pause_image(), "resources": {"requests": requests}}],
+        "terminationGracePeriodSeconds": 0,
+    }
+
+
+def default_pod(kube: Kube, ns: str, name: str) -> None:
+    """One small perf pod for the masters' scheduler."""
+    spec = perf_pod(DEFAULT, WORKLOADS["basic"])
+    kube.request("POST", f"/api/v1/namespaces/{ns}/pods", {"metadata": {"name": name}, "spec": spec})
+
+
 def one_run(kube: Kube, scheduler: str, pods: int, requests: dict[str, str], qps: float) -> RunRecord:
     """Create `pods` pods as fast as this machine can, wait until all are bound, read when."""
     ns = f"perf-{uuid.uuid4().hex[:6]}"
@@ -115,16 +134,9 @@ def one_run(kube: Kube, scheduler: str, pods: int, requests: dict[str, str], qps
 
     def create(i: int) -> None:
         name = f"p-{i:05d}"
-        spec: dict[str, Any] = {
-            "schedulerName": scheduler,
-            "nodeSelector": {PERF_LABEL: "1"},
-            "tolerations": [KWOK_TAINT],
-            "containers": [{"name": "pause", "image": pause_image(), "resources": {"requests": requests}}],
-            "terminationGracePeriodSeconds": 0,
-        }
         if not hasattr(local, "conn"):
             local.conn = http.client.HTTPSConnection(host, int(port), context=kube.context, timeout=30)
-        body = json.dumps({"metadata": {"name": name}, "spec": spec})
+        body = json.dumps({"metadata": {"name": name}, "spec": perf_pod(scheduler, requests)})
         local.conn.request(
             "POST", f"/api/v1/namespaces/{ns}/pods", body, {"Content-Type": "application/json"}
         )
@@ -181,34 +193,41 @@ def set_limits(stack: LabStack, kube: Kube, scheduler: str, qps: float, burst: i
 def lease_timelines(kube: Kube, stack: LabStack) -> dict[str, list[tuple[float, str]]]:
     """The lease holder over time: a graceful failover and a rolling change on the masters; a
     deleted leader pod and a ConfigMap rollout for the in-cluster replicas."""
-    out: dict[str, list[tuple[float, str]]] = {}
-    with Monitor(kube) as mon:
-        time.sleep(2)
+    cfg = dev_config()
+
+    def stop_leader() -> None:
         leader = kube.holder("kube-scheduler").split("_", 1)[0]
         ssh(leader, "systemctl stop kube-scheduler.service")
         time.sleep(8)
         ssh(leader, "systemctl start kube-scheduler.service")
         time.sleep(4)
-    out["masters: leader stopped"] = mon.timeline()
-    cfg = dev_config()
-    cfg["bareMetal"]["verbosity"] = 3
-    stack.configure(cfg)
-    with Monitor(kube) as mon:
-        stack.up()
-        time.sleep(2)
-    out["masters: rolling change"] = mon.timeline()
-    with LeaseWatch(kube) as watch:
-        time.sleep(2)
+
+    def delete_leader_pod() -> None:
         old = kube.holder(NAME).split("_", 1)[0]
         kube.request("DELETE", f"/api/v1/namespaces/{NS}/pods/{old}")
         time.sleep(10)
-    out["in-cluster: leader pod deleted"] = watch.timeline()
-    cfg["inCluster"]["verbosity"] = 3
-    stack.configure(cfg)
-    with LeaseWatch(kube) as watch:
-        stack.up()
-        time.sleep(2)
-    out["in-cluster: ConfigMap rollout"] = watch.timeline()
+
+    def roll(key: str) -> Callable[[], None]:
+        def change() -> None:
+            cfg[key]["verbosity"] = 3
+            stack.configure(cfg)
+            stack.up()
+
+        return change
+
+    episodes: list[tuple[str, type[Monitor] | type[LeaseWatch], Callable[[], None]]] = [
+        ("masters: leader stopped", Monitor, stop_leader),
+        ("masters: rolling change", Monitor, roll("bareMetal")),
+        ("in-cluster: leader pod deleted", LeaseWatch, delete_leader_pod),
+        ("in-cluster: ConfigMap rollout", LeaseWatch, roll("inCluster")),
+    ]
+    out: dict[str, list[tuple[float, str]]] = {}
+    for title, watcher, action in episodes:
+        with watcher(kube) as watch:
+            time.sleep(2)
+            action()
+            time.sleep(2)
+        out[title] = watch.timeline()
     stack.apply(dev_config())
     return out
 
@@ -242,6 +261,7 @@ def measure(a: argparse.Namespace) -> Results:
                 set_limits(stack, kube, scheduler, *default)
                 case(scheduler, *default, "binpack", binpack_pods(a.nodes))
             results["leases"] = lease_timelines(kube, stack)
+            results["observed"] = rolling_change(kube, stack, default_pod)
         finally:
             remove_nodes(kube, nodes)
     return results

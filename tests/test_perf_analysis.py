@@ -7,24 +7,15 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench import records
 from bench.perf_analysis import per_second, percentile, recommend, run_figures, spread
 from bench.plots import write_plots
-from bench.records import (
-    Results,
-    RunRecord,
-    case_figures,
-    case_record,
-    load,
-    recommendations,
-    run_record,
-    save,
-    summary_line,
-    table,
-)
 from harness.watch import MasterSample, ReplicaSample, timeline
 
 
@@ -115,26 +106,28 @@ def _png_size(path: Path) -> tuple[int, int]:
 START = 1000.0  # when creation started (epoch seconds in a real run)
 
 
-def measured_run(pods: int, rate: float, qps: float, nodes_used: int) -> RunRecord:
+def measured_run(pods: int, rate: float, qps: float, nodes_used: int) -> records.RunRecord:
     """What one_run records of a run whose pods were all created in the first 0.1 s and bound at
     `rate` a second from 0.5 s on."""
     created = {f"p-{i:05d}": START + i * 0.1 / pods for i in range(pods)}
     bound = {name: START + 0.5 + i / rate for i, name in enumerate(sorted(created))}
-    return run_record(created, bound, START, qps, created_in=0.1, nodes_used=nodes_used)
+    return records.run_record(created, bound, START, qps, created_in=0.1, nodes_used=nodes_used)
 
 
-def measured_results() -> Results:
+def measured_results() -> records.Results:
     """The benchmark's results as scheduling.py assembles them, from made-up measurements."""
     cases = [
-        case_record(
+        records.case_record(
             "default-scheduler", 50.0, 100, "basic", 120, [measured_run(120, r, 50, 10) for r in (48, 50)]
         ),
-        case_record("default-scheduler", 100.0, 200, "basic", 120, [measured_run(120, 90, 100, 10)]),
-        case_record("custom-k8s-scheduler", 100.0, 200, "basic", 120, [measured_run(120, 95, 100, 10)]),
-        case_record(
+        records.case_record("default-scheduler", 100.0, 200, "basic", 120, [measured_run(120, 90, 100, 10)]),
+        records.case_record(
+            "custom-k8s-scheduler", 100.0, 200, "basic", 120, [measured_run(120, 95, 100, 10)]
+        ),
+        records.case_record(
             "default-scheduler", 50.0, 100, "binpack", 30, [measured_run(30, 40, 50, 10)], per_node=4
         ),
-        case_record(
+        records.case_record(
             "custom-k8s-scheduler",
             100.0,
             200,
@@ -159,7 +152,65 @@ def measured_results() -> Results:
             "masters: rolling change": timeline(rolling),
             "in-cluster: leader pod deleted": timeline(deleted),
         },
+        "observed": observed(),
     }
+
+
+OBSERVED_START = 5000.0
+
+
+def matrix(values: dict[str, Callable[[int], float | None]]) -> list[dict[str, Any]]:
+    """A range query's result as Prometheus' API gives it: a series per master (its `node` label),
+    a [time, "value"] pair a second from 0 to 60 s, none where the function gives None."""
+    return [
+        {
+            "metric": {"job": "kube-scheduler", "node": node},
+            "values": [[OBSERVED_START + s, str(v)] for s in range(61) if (v := f(s)) is not None],
+        }
+        for node, f in values.items()
+    ]
+
+
+def observed() -> records.ObservedRecord:
+    """master-1 leads and schedules 20 pods/s until it restarts (not scraped at 28-30 s); master-2
+    leads from 31 s and schedules from 32 s; the change's `up` runs from 25 to 45 s."""
+
+    def m1_up(s: int) -> float:
+        return 0.0 if 28 <= s <= 30 else 1.0
+
+    return records.observed_record(
+        {
+            "up": matrix({"master-1": m1_up, "master-2": lambda s: 1.0}),
+            "leader": matrix(
+                {
+                    "master-1": lambda s: None if 28 <= s <= 30 else float(s < 28),
+                    "master-2": lambda s: float(s >= 31),
+                }
+            ),
+            "scheduled": matrix(
+                {"master-1": lambda s: 20.0 * (s < 28), "master-2": lambda s: 20.0 * (s >= 32)}
+            ),
+        },
+        OBSERVED_START,
+        (OBSERVED_START + 25, OBSERVED_START + 45),
+        OBSERVED_START + 60,
+        2,
+    )
+
+
+def test_what_prometheus_saw_of_a_rolling_change_is_summed_per_sample(tmp_path: Path) -> None:
+    path = tmp_path / "scheduling.json"
+    records.save(measured_results(), path)
+    seen = records.load(path)["observed"]
+    assert seen["change"] == [25.0, 45.0] and seen["end_s"] == 60.0  # relative to the start
+    assert seen["series"]["leader"]["master-1"][:2] == [[0.0, 1.0], [1.0, 1.0]]
+    assert records.observed_summary(seen) == [
+        "rolling change under load: 20.0 s of `up`, scrapes every 2 s",
+        # before 25 s: 20 a second; from 28 to 31 s nobody schedules
+        "pods scheduled a second, all masters: before 20.0, lowest during the change 0.0",
+        # 28, 29 and 30 s: master-1 not scraped and master-2 not yet leading
+        "longest stretch with no master reporting the lease: 3.0 s (one sample: 1 s)",
+    ]
 
 
 def test_a_run_record_holds_its_timestamps_relative_to_the_start() -> None:
@@ -178,29 +229,35 @@ def test_a_case_records_the_fewest_nodes_only_where_a_node_holds_few_pods() -> N
 
 def test_case_figures_summary_and_table_of_recorded_runs(tmp_path: Path) -> None:
     path = tmp_path / "scheduling.json"
-    save(measured_results(), path)
-    results = load(path)  # as --replot reads them: tuples are lists now
-    first = case_figures(results["cases"][0])
+    records.save(measured_results(), path)
+    results = records.load(path)  # as --replot reads them: tuples are lists now
+    first = records.case_figures(results["cases"][0])
     assert first.throughput == pytest.approx((48.0, 49.0, 50.0))
     assert first.steady == pytest.approx(49.0, abs=1)  # the per-second counts, last second left out
     assert first.created_per_s == pytest.approx(1200.0)
     assert first.nodes_used == (10, 10, 10)
-    line = summary_line(results["cases"][0])
+    line = records.summary_line(results["cases"][0])
     assert line.startswith("default-scheduler") and "120 pods (created 1200/s)" in line
-    rows = table(results)
+    rows = records.table(results)
     assert len(rows) == 2 + len(results["cases"])
     assert rows[2].startswith("| default-scheduler | 50/100 | basic | 120 (1200/s) | 48.0 / 49.0 / 50.0 |")
     assert rows[-1].endswith("| 8 / 8.5 / 9 |")
-    said = recommendations(results, {"default-scheduler": 50.0, "custom-k8s-scheduler": 100.0})
+    said = records.recommendations(results, {"default-scheduler": 50.0, "custom-k8s-scheduler": 100.0})
     assert said[0].startswith("default-scheduler: the client-side limit sets the pace"), said
     assert said[1].startswith("custom-k8s-scheduler: qps 100 is as fast as any measured"), said
 
 
 def test_plots_of_recorded_runs_are_written_as_pngs(tmp_path: Path) -> None:
     path = tmp_path / "scheduling.json"
-    save(measured_results(), path)
-    paths = write_plots(load(path), tmp_path / "plots")
-    assert [p.name for p in paths] == ["throughput.png", "latency-cdf.png", "binpack.png", "lease-holder.png"]
+    records.save(measured_results(), path)
+    paths = write_plots(records.load(path), tmp_path / "plots")
+    assert [p.name for p in paths] == [
+        "throughput.png",
+        "latency-cdf.png",
+        "binpack.png",
+        "lease-holder.png",
+        "prometheus-rolling-change.png",
+    ]
     for p in paths:
         width, height = _png_size(p)
         assert width >= 600 and height >= 150
