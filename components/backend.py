@@ -13,7 +13,7 @@ import pulumi_command as command
 import pulumi_tls as tls
 
 from components import builtin
-from components.config import CertificateSettings, ResolvedHost
+from components.config import CertificateSettings, ResolvedHost, StackConfig
 
 # Fail an unreachable host in about 3 x 10 s instead of the provider's 10 x 15 s default.
 DIAL_ERROR_LIMIT = 3
@@ -60,9 +60,25 @@ class CertificateRequest:
     dns_names: list[str]
     ip_addresses: list[str]
     allowed_uses: list[str]
-    ca_cert_pem: pulumi.Input[str]
-    ca_key_pem: pulumi.Input[str]  # secret
+
+
+@dataclass(frozen=True)
+class Signer:
+    """The cluster CA, the stack's certificate settings and the backend that issues with them:
+    every certificate the program makes is signed this one way."""
+
+    ca_cert_pem: str
+    ca_key_pem: pulumi.Output[str]  # secret
     settings: CertificateSettings
+    backend: Backend
+
+    @classmethod
+    def of(cls, cfg: StackConfig) -> Signer:
+        ca_key = pulumi.Output.secret(cfg.ca_key_pem.get_secret_value())
+        return cls(cfg.ca_cert_pem, ca_key, cfg.certificate, backend_for(cfg.resource_backend))
+
+    def issue(self, name: str, request: CertificateRequest, opts: pulumi.ResourceOptions) -> Issued:
+        return self.backend.certificate(name, request, self, opts)
 
 
 class Backend(Protocol):
@@ -77,7 +93,9 @@ class Backend(Protocol):
         opts: pulumi.ResourceOptions,
     ) -> pulumi.CustomResource: ...  # fmt: skip
 
-    def certificate(self, name: str, request: CertificateRequest, opts: pulumi.ResourceOptions) -> Issued: ...
+    def certificate(
+        self, name: str, request: CertificateRequest, signer: Signer, opts: pulumi.ResourceOptions
+    ) -> Issued: ...
 
 
 def _private_key(host: ResolvedHost) -> pulumi.Output[str] | None:
@@ -140,8 +158,10 @@ class Plugins:
             opts=opts,
         )
 
-    def certificate(self, name: str, request: CertificateRequest, opts: pulumi.ResourceOptions) -> Issued:
-        s = request.settings
+    def certificate(
+        self, name: str, request: CertificateRequest, signer: Signer, opts: pulumi.ResourceOptions
+    ) -> Issued:
+        s = signer.settings
         key = tls.PrivateKey(
             f"{name}-key",
             algorithm=s.key_algorithm,
@@ -167,8 +187,8 @@ class Plugins:
         cert = tls.LocallySignedCert(
             f"{name}-cert",
             cert_request_pem=csr.cert_request_pem,
-            ca_cert_pem=request.ca_cert_pem,
-            ca_private_key_pem=pulumi.Output.secret(request.ca_key_pem),
+            ca_cert_pem=signer.ca_cert_pem,
+            ca_private_key_pem=signer.ca_key_pem,
             validity_period_hours=s.validity_hours,
             # Inside this window `pulumi up` replaces the certificate (and so rolls the masters).
             early_renewal_hours=s.early_renewal_hours,
@@ -210,8 +230,10 @@ class Builtin:
             expected=check.expected, opts=opts,
         )  # fmt: skip
 
-    def certificate(self, name: str, request: CertificateRequest, opts: pulumi.ResourceOptions) -> Issued:
-        s = request.settings
+    def certificate(
+        self, name: str, request: CertificateRequest, signer: Signer, opts: pulumi.ResourceOptions
+    ) -> Issued:
+        s = signer.settings
         issued = builtin.TlsCertificate(
             f"{name}-cert",
             {
@@ -228,8 +250,8 @@ class Builtin:
                 },
                 "dns_names": request.dns_names,
                 "ip_addresses": request.ip_addresses,
-                "ca_cert_pem": request.ca_cert_pem,
-                "ca_private_key_pem": pulumi.Output.secret(request.ca_key_pem),
+                "ca_cert_pem": signer.ca_cert_pem,
+                "ca_private_key_pem": signer.ca_key_pem,
                 "validity_period_hours": s.validity_hours,
                 "early_renewal_hours": s.early_renewal_hours,
                 "allowed_uses": request.allowed_uses,

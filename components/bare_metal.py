@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components import steps
-from components.backend import backend_for
+from components.backend import Signer
 from components.certificates import SchedulerCertificate, SchedulerCertificateArgs
 from components.config import StackConfig
 from components.host_file import Target
@@ -33,28 +33,20 @@ class BareMetalSchedulers(pulumi.ComponentResource):
     ) -> None:
         super().__init__(steps.MASTERS_TYPE, name, None, opts)
         cfg = args.config
-        backend = backend_for(cfg.resource_backend)
-        ca_key = pulumi.Output.secret(cfg.ca_key_pem.get_secret_value())
+        signer = Signer.of(cfg)
         previous: pulumi.Resource | None = None
         summary: dict[str, pulumi.Output[dict[str, str]]] = {}
         for host in cfg.hosts:
             component = steps.host_component(host.name)
             cert = SchedulerCertificate(
                 component,
-                SchedulerCertificateArgs(
-                    host_name=host.name,
-                    addresses=[host.address],
-                    ca_cert_pem=cfg.ca_cert_pem,
-                    ca_key_pem=ca_key,
-                    settings=cfg.certificate,
-                    backend=backend,
-                ),
+                SchedulerCertificateArgs(host_name=host.name, addresses=[host.address], signer=signer),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             render = args.render_root is not None
             target = Target(
                 host=None if render else host,
-                backend=backend,
+                backend=signer.backend,
                 render_root=f"{args.render_root}/hosts/{host.name}" if render else None,
             )
             node = SchedulerHost(

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.backend import Backend, CertificateRequest
-from components.config import CertificateSettings
+from components.backend import CertificateRequest, Signer
 
 # The API server maps CN to the user, which the built-in system:kube-scheduler ClusterRoleBinding
 # names (docs/sources.md#scheduler-rbac); O is the guides' (the binding does not use it).
@@ -35,10 +34,7 @@ def subject_alt_names(host_name: str, addresses: list[str]) -> tuple[list[str], 
 class SchedulerCertificateArgs:
     host_name: str
     addresses: list[str]
-    ca_cert_pem: pulumi.Input[str]
-    ca_key_pem: pulumi.Input[str]  # secret
-    settings: CertificateSettings
-    backend: Backend
+    signer: Signer
 
 
 class SchedulerCertificate(pulumi.ComponentResource):
@@ -51,20 +47,10 @@ class SchedulerCertificate(pulumi.ComponentResource):
     ) -> None:
         super().__init__("kube-scheduler:pki:SchedulerCertificate", name, None, opts)
         dns_names, ip_addresses = subject_alt_names(args.host_name, args.addresses)
-        issued = args.backend.certificate(
-            name,
-            CertificateRequest(
-                common_name=SCHEDULER_IDENTITY,
-                organization=SCHEDULER_IDENTITY,
-                dns_names=dns_names,
-                ip_addresses=ip_addresses,
-                allowed_uses=ALLOWED_USES,
-                ca_cert_pem=args.ca_cert_pem,
-                ca_key_pem=args.ca_key_pem,
-                settings=args.settings,
-            ),
-            pulumi.ResourceOptions(parent=self),
+        request = CertificateRequest(
+            SCHEDULER_IDENTITY, SCHEDULER_IDENTITY, dns_names, ip_addresses, ALLOWED_USES
         )
+        issued = args.signer.issue(name, request, pulumi.ResourceOptions(parent=self))
         self.private_key_pem = issued.private_key_pem
         self.cert_pem = issued.cert_pem
         self.not_after = issued.not_after

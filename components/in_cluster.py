@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.backend import Backend, CertificateRequest
-from components.config import CertificateSettings, InCluster
+from components.backend import CertificateRequest, Signer
+from components.config import InCluster
 from components.kube_objects import create_owned
 from components.render.cluster import manifests, serving_name
 from components.render.versions import KubeVersion
@@ -26,17 +26,6 @@ SERVING_USES = ["digital_signature", "key_encipherment", "server_auth"]
 
 
 @dataclass(frozen=True)
-class ServingCertificate:
-    """Monitoring: the replicas serve a certificate the cluster CA signed for their metrics
-    Service's name, which a scraper verifies (instead of one they make up at each start)."""
-
-    ca_cert_pem: str
-    ca_key_pem: pulumi.Input[str]  # secret
-    settings: CertificateSettings
-    backend: Backend
-
-
-@dataclass(frozen=True)
 class InClusterSchedulerArgs:
     settings: InCluster
     kubernetes_version: KubeVersion
@@ -44,7 +33,9 @@ class InClusterSchedulerArgs:
     owner: str  # "<project>/<stack>", written on every object (cluster_objects.OWNER_ANNOTATION)
     kubeconfig: str | None = None  # the provider's (None: ambient); the guards read with it
     guard: bool = True  # False in render mode: no cluster to read
-    serving: ServingCertificate | None = None
+    # Monitoring: the replicas serve a certificate this signer issues for their metrics Service's
+    # name, which a scraper verifies (instead of one they make up at each start).
+    serving: Signer | None = None
 
 
 class InClusterScheduler(pulumi.ComponentResource):
@@ -61,21 +52,8 @@ class InClusterScheduler(pulumi.ComponentResource):
         ic = args.settings
         serving = None
         if args.serving is not None:
-            s = args.serving
-            issued = s.backend.certificate(
-                f"{name}-serving",
-                CertificateRequest(
-                    common_name=serving_name(ic),
-                    organization=None,
-                    dns_names=[serving_name(ic)],
-                    ip_addresses=[],
-                    allowed_uses=SERVING_USES,
-                    ca_cert_pem=s.ca_cert_pem,
-                    ca_key_pem=s.ca_key_pem,
-                    settings=s.settings,
-                ),
-                pulumi.ResourceOptions(parent=self),
-            )
+            request = CertificateRequest(serving_name(ic), None, [serving_name(ic)], [], SERVING_USES)
+            issued = args.serving.issue(f"{name}-serving", request, pulumi.ResourceOptions(parent=self))
             serving = {"tls.crt": issued.cert_pem, "tls.key": issued.private_key_pem}
         objects = manifests(ic, args.kubernetes_version, args.image, args.owner, serving)
         create_owned(name, objects, _AFTER, args.owner, args.kubeconfig, args.guard, self)

@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 
 from components import steps
-from components.backend import CertificateRequest, backend_for
+from components.backend import CertificateRequest, Signer
 from components.config import StackConfig
 from components.host_file import Target, write_file
 from components.kube_objects import create_owned
@@ -60,21 +60,10 @@ class SchedulerMonitoring(pulumi.ComponentResource):
         super().__init__(steps.MONITORING_TYPE, name, None, opts)
         cfg = args.config
         mon = cfg.monitoring
-        backend = backend_for(cfg.resource_backend)
-        reader = backend.certificate(
-            f"{name}-reader",
-            CertificateRequest(
-                common_name=mon.reader_name,
-                organization=None,  # no group: the reader has the rights bound to its name only
-                dns_names=[],
-                ip_addresses=[],
-                allowed_uses=READER_USES,
-                ca_cert_pem=cfg.ca_cert_pem,
-                ca_key_pem=pulumi.Output.secret(cfg.ca_key_pem.get_secret_value()),
-                settings=cfg.certificate,
-            ),
-            pulumi.ResourceOptions(parent=self),
-        )
+        # no organization, so no group: the reader has the rights bound to its name only
+        request = CertificateRequest(mon.reader_name, None, [], [], READER_USES)
+        signer = Signer.of(cfg)
+        reader = signer.issue(f"{name}-reader", request, pulumi.ResourceOptions(parent=self))
         reader_tls: dict[str, Any] = {
             "ca.crt": cfg.ca_cert_pem,
             "tls.crt": reader.cert_pem,
@@ -91,7 +80,7 @@ class SchedulerMonitoring(pulumi.ComponentResource):
             "key": reader.private_key_pem,
         }
         if args.render_root is not None:
-            target = Target(host=None, backend=backend, render_root=args.render_root)
+            target = Target(host=None, backend=signer.backend, render_root=args.render_root)
             for label, f in bundle.items():
                 file = HostFile(label, f"/{f.path}", f.mode, secret=f.secret)
                 write_file(

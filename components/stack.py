@@ -8,10 +8,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import steps
-from components.backend import backend_for
+from components.backend import Signer
 from components.bare_metal import BareMetalSchedulers, BareMetalSchedulersArgs
 from components.config import ConfigError, Problem, StackConfig, load_config, program_values
-from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs, ServingCertificate
+from components.in_cluster import InClusterScheduler, InClusterSchedulerArgs
 from components.monitoring import SchedulerMonitoring, SchedulerMonitoringArgs, service_monitor_served
 from components.ownership import client_for, preflight_problems
 from components.preflight import survey_hosts
@@ -48,12 +48,7 @@ def _kubeconfig(cfg: StackConfig) -> str | None:
 
 
 def in_cluster_args(cfg: StackConfig) -> InClusterSchedulerArgs:
-    serving = None
-    if cfg.monitoring.enabled:
-        ca_key = pulumi.Output.secret(cfg.ca_key_pem.get_secret_value())
-        serving = ServingCertificate(
-            cfg.ca_cert_pem, ca_key, cfg.certificate, backend_for(cfg.resource_backend)
-        )
+    serving = Signer.of(cfg) if cfg.monitoring.enabled else None
     return InClusterSchedulerArgs(
         cfg.in_cluster,
         cfg.kubernetes_version,
