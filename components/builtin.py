@@ -268,6 +268,19 @@ _CERT_INPUTS = (
     "allowed_uses",
 )
 
+# pulumi-tls' allowed_uses name -> x509.KeyUsage's flag: a flag is set exactly when asked for
+KEY_USAGES = {
+    "digital_signature": "digital_signature",
+    "content_commitment": "content_commitment",
+    "key_encipherment": "key_encipherment",
+    "data_encipherment": "data_encipherment",
+    "key_agreement": "key_agreement",
+    "cert_signing": "key_cert_sign",
+    "crl_signing": "crl_sign",
+    "encipher_only": "encipher_only",
+    "decipher_only": "decipher_only",
+}
+
 
 def _issue(props: dict[str, Any]) -> dict[str, Any]:
     import ipaddress
@@ -323,17 +336,7 @@ def _issue(props: dict[str, Any]) -> dict[str, Any]:
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature="digital_signature" in uses,
-                content_commitment=False,
-                key_encipherment="key_encipherment" in uses,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            x509.KeyUsage(**{flag: use in uses for use, flag in KEY_USAGES.items()}),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage(eku), critical=False)
