@@ -49,6 +49,7 @@ from ksched_lab.state_store_bucket import (
     writable,
 )
 from ksched_lab.state_store_build import MODULE, RELEASE, VERSION, WEED, binary_ok, fail, install, say
+from ksched_lab.util import spawn
 
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 45.0  # the filer's gRPC server waits up to 15 s for streams before it stops
@@ -124,18 +125,7 @@ def start(data_dir: Path = DATA_DIR) -> dict[str, str]:
             fail(f"port(s) {busy} on {HOST} are taken by something else; set KSCHED_STATE_S3_PORT")
         credentials(data_dir)
         p["volumes"].mkdir(parents=True, exist_ok=True)
-        with open(p["log"], "ab") as log:
-            log.write(f"\n---- {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(argv)}\n".encode())
-            log.flush()
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() signals only that
-                close_fds=True,
-                cwd=data_dir,
-            )
+        proc = spawn(argv, p["log"], data_dir)
         p["pid"].write_text(f"{proc.pid}\n")
         p["argv"].write_text(json.dumps(argv) + "\n")
         pid = proc.pid

@@ -99,15 +99,16 @@ def read_pid(name: str) -> int | None:
     return None
 
 
-def start(name: str, argv: Sequence[object], env: dict[str, str] | None = None) -> int:
-    """Start a background process in its own session; log to .lab/logs/NAME.log."""
-    LOGS.mkdir(parents=True, exist_ok=True)
-    RUN.mkdir(parents=True, exist_ok=True)
+def spawn(
+    argv: Sequence[object], log: Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A background process in its own session (its own process group: a stop signals only that),
+    appending to `log` after a line that says when and what started."""
     args = [str(a) for a in argv]
-    with open(LOGS / f"{name}.log", "ab") as logf:
+    with open(log, "ab") as logf:
         logf.write(f"\n---- {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(args)}\n".encode())
         logf.flush()
-        p = subprocess.Popen(
+        return subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
             stdout=logf,
@@ -115,8 +116,16 @@ def start(name: str, argv: Sequence[object], env: dict[str, str] | None = None) 
             start_new_session=True,
             close_fds=True,
             env=env,
-            cwd=str(LAB),
+            cwd=str(cwd),
         )
+
+
+def start(name: str, argv: Sequence[object], env: dict[str, str] | None = None) -> int:
+    """Start a background process in its own session; log to .lab/logs/NAME.log."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    RUN.mkdir(parents=True, exist_ok=True)
+    args = [str(a) for a in argv]
+    p = spawn(args, LOGS / f"{name}.log", LAB, env)
     write(RUN / f"{name}.pid", f"{p.pid}\n")
     write(RUN / f"{name}.exe", f"{args[0]}\n")
     write(RUN / f"{name}.argv", json.dumps(args) + "\n")
