@@ -77,6 +77,18 @@ class Signer:
         ca_key = pulumi.Output.secret(cfg.ca_key_pem.get_secret_value())
         return cls(cfg.ca_cert_pem, ca_key, cfg.certificate, backend_for(cfg.resource_backend))
 
+    def subject(self, request: CertificateRequest) -> dict[str, Any]:
+        """The certificate's subject: the request's names in the stack's subject."""
+        s = self.settings.subject
+        return {
+            "common_name": request.common_name,
+            "organization": request.organization,
+            "country": s.country,
+            "province": s.province,
+            "locality": s.locality,
+            "organizational_unit": s.organizational_unit,
+        }
+
     def issue(self, name: str, request: CertificateRequest, opts: pulumi.ResourceOptions) -> Issued:
         return self.backend.certificate(name, request, self, opts)
 
@@ -172,14 +184,7 @@ class Plugins:
         csr = tls.CertRequest(
             f"{name}-csr",
             private_key_pem=key.private_key_pem,
-            subject=tls.CertRequestSubjectArgs(
-                common_name=request.common_name,
-                organization=request.organization,
-                country=s.subject.country,
-                province=s.subject.province,
-                locality=s.subject.locality,
-                organizational_unit=s.subject.organizational_unit,
-            ),
+            subject=tls.CertRequestSubjectArgs(**signer.subject(request)),
             dns_names=request.dns_names,
             ip_addresses=request.ip_addresses,
             opts=opts,
@@ -240,14 +245,7 @@ class Builtin:
                 "algorithm": s.key_algorithm,
                 "rsa_bits": s.rsa_bits,
                 "ecdsa_curve": s.ecdsa_curve,
-                "subject": {
-                    "common_name": request.common_name,
-                    "organization": request.organization,
-                    "country": s.subject.country,
-                    "province": s.subject.province,
-                    "locality": s.subject.locality,
-                    "organizational_unit": s.subject.organizational_unit,
-                },
+                "subject": signer.subject(request),
                 "dns_names": request.dns_names,
                 "ip_addresses": request.ip_addresses,
                 "ca_cert_pem": signer.ca_cert_pem,
