@@ -44,19 +44,12 @@ _RBAC = "rbac.authorization.k8s.io/v1"
 
 def scheduler_config(ic: InCluster, version: KubeVersion) -> str:
     """The scheduler's config: its own name and lease, so it never contends with the default."""
-    le = ic.leader_election
     return render_scheduler_config(
-        SchedulerConfigSpec(
-            kubernetes_version=version,
+        SchedulerConfigSpec.of(
+            ic,
+            version,
             kubeconfig_path="",  # in-cluster service account credentials
-            qps=ic.qps,
-            burst=ic.burst,
-            leader_elect=True,
-            lease_name=ic.scheduler_name,
-            lease_namespace=ic.namespace,
-            lease_duration_s=le.lease_duration_seconds,
-            renew_deadline_s=le.renew_deadline_seconds,
-            retry_period_s=le.retry_period_seconds,
+            lease=(ic.namespace, ic.scheduler_name),
             scheduler_name=ic.scheduler_name,
             scoring_strategy=ic.scoring_strategy,
             resource_weights=tuple(sorted(ic.resource_weights.items())),

@@ -9,7 +9,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from components.config.resolve import ResolvedHost, StackConfig
-from components.config.schema import BareMetal, InstallPaths
+from components.config.schema import DEFAULT_SCHEDULER_NAME, BareMetal, InstallPaths
 from components.hostscripts import UNIT_PATH, USER
 from components.render.kubeconfig import render_kubeconfig
 from components.render.scheduler_config import SchedulerConfigSpec, render_scheduler_config
@@ -75,22 +75,12 @@ def unit_spec(bare_metal: BareMetal, version: KubeVersion) -> UnitSpec:
 
 
 def config_spec(bare_metal: BareMetal, version: KubeVersion) -> SchedulerConfigSpec:
-    le = bare_metal.leader_election
-    namespace, name = DEFAULT_LEASE
-    return SchedulerConfigSpec(
-        kubernetes_version=version,
+    return SchedulerConfigSpec.of(
+        bare_metal,
+        version,
         kubeconfig_path=layout(bare_metal.paths)["kubeconfig"].path,
-        qps=bare_metal.qps,
-        burst=bare_metal.burst,
-        leader_elect=True,
-        lease_name=name,
-        lease_namespace=namespace,
-        lease_duration_s=le.lease_duration_seconds,
-        renew_deadline_s=le.renew_deadline_seconds,
-        retry_period_s=le.retry_period_seconds,
-        scheduler_name="default-scheduler",
-        scoring_strategy=None,  # upstream's default profile
-        resource_weights=(),
+        lease=DEFAULT_LEASE,
+        scheduler_name=DEFAULT_SCHEDULER_NAME,  # upstream's default profile (no scoring set)
     )
 
 

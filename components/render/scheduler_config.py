@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.render import rules, yamltext
 from components.render.versions import KubeVersion, scheduler_config_api_version
+
+if TYPE_CHECKING:  # config imports this module's SCORING_STRATEGIES
+    from components.config.schema import ClientSettings
 
 # scoringStrategy.type values NodeResourcesFit accepts
 # (pkg/scheduler/apis/config/validation/validation_pluginargs.go).
@@ -42,6 +45,37 @@ class SchedulerConfigSpec:
     # | "RequestedToCapacityRatio", scoring `resource_weights`
     scoring_strategy: str | None
     resource_weights: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(
+        cls,
+        settings: ClientSettings,
+        version: KubeVersion,
+        *,
+        kubeconfig_path: str,
+        lease: tuple[str, str],  # (namespace, name)
+        scheduler_name: str,
+        scoring_strategy: str | None = None,
+        resource_weights: tuple[tuple[str, int], ...] = (),
+    ) -> SchedulerConfigSpec:
+        """A path's file: its client settings, where its lease is (both paths elect a leader), and
+        its profile."""
+        le = settings.leader_election
+        return cls(
+            kubernetes_version=version,
+            kubeconfig_path=kubeconfig_path,
+            qps=settings.qps,
+            burst=settings.burst,
+            leader_elect=True,
+            lease_name=lease[1],
+            lease_namespace=lease[0],
+            lease_duration_s=le.lease_duration_seconds,
+            renew_deadline_s=le.renew_deadline_seconds,
+            retry_period_s=le.retry_period_seconds,
+            scheduler_name=scheduler_name,
+            scoring_strategy=scoring_strategy,
+            resource_weights=resource_weights,
+        )
 
 
 def _validate(spec: SchedulerConfigSpec) -> None:
