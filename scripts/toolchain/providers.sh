@@ -24,6 +24,12 @@ plugins_wanted() {
     done
 }
 
+# plain_module NAME GOVERSION MOD MODVER DIR: DIR/go.mod of a build that requires the provider module alone.
+plain_module() {
+    mkdir -p "$5"
+    printf 'module ksched.local/toolchain/pulumi-resource-%s\n\ngo %s\n\nrequire %s %s\n' "$1" "$2" "$3" "$4" >"$5/go.mod"
+}
+
 # provider_module DIR MOD MODVER: enters DIR (its go.mod written) with a go.sum prefilled from the
 # provider module's, and sets MODDIR to that module's folder in the module cache. The checksum
 # database does not know the provider modules: the proxy is trusted for them alone (GONOSUMDB),
@@ -52,14 +58,7 @@ build_generated() {
 build_kubernetes() { # VERSION MODVER OUT
     local ver="$1" modver="$2" out="$3" dir="$SRC/plugins/kubernetes-$1"
     local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
-    mkdir -p "$dir"
-    cat >"$dir/go.mod" <<EOM
-module ksched.local/toolchain/pulumi-resource-kubernetes
-
-go 1.26.0
-
-require $mod $modver
-EOM
+    plain_module kubernetes 1.26.0 "$mod" "$modver" "$dir"
     provider_module "$dir" "$mod" "$modver" || return 1
     build_generated kubernetes "$mod" "$modver" "$ver" "$out" "$mod/cmd/pulumi-resource-kubernetes"
 }
@@ -114,14 +113,7 @@ EOM
 build_command() { # VERSION MODVER OUT
     local ver="$1" modver="$2" out="$3" dir="$SRC/plugins/command-$1"
     local mod=github.com/pulumi/pulumi-command/provider
-    mkdir -p "$dir"
-    cat >"$dir/go.mod" <<EOM
-module ksched.local/toolchain/pulumi-resource-command
-
-go 1.25.0
-
-require $mod $modver
-EOM
+    plain_module command 1.25.0 "$mod" "$modver" "$dir"
     provider_module "$dir" "$mod" "$modver" || return 1
     "$GO" get "$mod/cmd/pulumi-resource-command@$modver"
     "$GO" build -v -trimpath -ldflags "-s -w -X $mod/pkg/version.Version=v$ver" -o "$out.tmp" "$mod/cmd/pulumi-resource-command"
