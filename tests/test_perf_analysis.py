@@ -202,8 +202,8 @@ def test_what_prometheus_saw_of_a_rolling_change_is_summed_per_sample(tmp_path: 
     path = tmp_path / "scheduling.json"
     records.save(measured_results(), path)
     seen = records.load(path)["observed"]
-    assert seen["change"] == [25.0, 45.0] and seen["end_s"] == 60.0  # relative to the start
-    assert seen["series"]["leader"]["master-1"][:2] == [[0.0, 1.0], [1.0, 1.0]]
+    assert list(seen["change"]) == [25.0, 45.0] and seen["end_s"] == 60.0  # relative to the start
+    assert [list(p) for p in seen["series"]["leader"]["master-1"][:2]] == [[0.0, 1.0], [1.0, 1.0]]
     assert records.observed_summary(seen) == [
         "rolling change under load: 20.0 s of `up`, scrapes every 2 s",
         # before 25 s: 20 a second; from 28 to 31 s nobody schedules
