@@ -9,6 +9,7 @@ import os
 import ssl
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -96,6 +97,15 @@ def healthz(ip: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def secure_get(ip: str, path: str, context: ssl.SSLContext, timeout: float = 10) -> tuple[int, str]:
+    """GET https://<ip>:10259<path>, a scheduler's secure port: (status, body), an error's too."""
+    try:
+        with urllib.request.urlopen(f"https://{ip}:10259{path}", context=context, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
 def dev_config() -> dict[str, Any]:
     """The dev stack's config with lab paths made absolute (the scratch project is elsewhere), at
     whatever version the lab runs (`K8S_VERSION=1.36.3 make test`)."""
@@ -124,11 +134,11 @@ def write_figures(name: str, figures: Any, indent: int = 2) -> Path:
     return out
 
 
-def poll(fn: Callable[[], bool], timeout: float, interval: float = 0.1) -> float:
-    """Seconds until fn() is true; raises after timeout."""
+def poll(fn: Callable[[], bool], timeout: float, interval: float = 0.1, what: str = "condition") -> float:
+    """Seconds until fn() is true; an AssertionError naming `what` after `timeout`."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if fn():
             return time.monotonic() - start
         time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+    raise AssertionError(f"{what}: not within {timeout:.0f}s")

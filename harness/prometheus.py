@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -15,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.lab import LAB, ROOT, lab
+from harness.lab import LAB, ROOT, lab, poll
 from scripts.monitoring import write_bundle
 
 
@@ -76,12 +75,7 @@ class Prometheus:
 
     def wait(self, what: str, condition: Callable[[], bool], timeout: float, interval: float = 1.0) -> float:
         """Seconds until `condition()` holds; an AssertionError naming `what` after `timeout`."""
-        start = time.monotonic()
-        while time.monotonic() - start < timeout:
-            if condition():
-                return time.monotonic() - start
-            time.sleep(interval)
-        raise AssertionError(f"{what}: not within {timeout:.0f}s")
+        return poll(condition, timeout, interval, what)
 
 
 def start(outputs: Mapping[str, Any], lab_dir: Path = LAB) -> Prometheus:

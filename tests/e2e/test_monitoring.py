@@ -25,8 +25,6 @@ import datetime as dt
 import re
 import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,7 @@ from components.render import rules
 from components.render.monitoring import MASTERS_JOB, RULES_FILE
 from harness import prometheus
 from harness.kube import NAME, NS, Kube, scheduler_pods, settled
-from harness.lab import LAB, MASTERS, dev_config, lab, master_ip, pause_image, poll
+from harness.lab import LAB, MASTERS, dev_config, lab, master_ip, pause_image, poll, secure_get
 from harness.pki import pem_key
 from harness.ssh import ssh
 from harness.stacks import LabStack, Stacks
@@ -209,11 +207,7 @@ def metrics(ip: str, cert: Path, key: Path) -> tuple[int, str]:
     """GET https://<ip>:10259/metrics with this client certificate, the master's checked."""
     ctx = ssl.create_default_context(cafile=str(LAB / "pki" / "ca.crt"))
     ctx.load_cert_chain(str(cert), str(key))
-    try:
-        with urllib.request.urlopen(f"https://{ip}:10259/metrics", context=ctx, timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    return secure_get(ip, "/metrics", ctx)
 
 
 def test_masters_metrics_refuse_a_certificate_without_the_role(

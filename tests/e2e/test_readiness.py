@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import ssl
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
 from pulumi import automation as auto
 
 from harness.kube import NAME, NS, Kube, ready, scheduler_pods, settled
-from harness.lab import MASTERS, dev_config, lab, poll
+from harness.lab import MASTERS, dev_config, lab, poll, secure_get
 from harness.ssh import ssh
 from harness.stacks import LabStack, Stacks
 from scripts.stack import deploy
@@ -44,12 +42,7 @@ def without(kube: Kube, role: str, resource: str) -> list[dict[str, Any]]:
 
 def probe(ip: str, path: str) -> tuple[int, str]:
     # the pod serves a self-signed certificate (no --tls-cert-file): reachability, not identity
-    ctx = ssl._create_unverified_context()
-    try:
-        with urllib.request.urlopen(f"https://{ip}:10259{path}", context=ctx, timeout=3) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    return secure_get(ip, path, ssl._create_unverified_context(), timeout=3)
 
 
 def test_in_cluster_scheduler_without_a_watched_resource_is_alive_but_not_ready(
