@@ -91,25 +91,24 @@ class Kube(KubeClient):
         expires = timestamp(renew) + (spec.get("leaseDurationSeconds") or 15)
         return str(holder) if time.time() < expires else ""
 
-    def create_pod(self, name: str, namespace: str = "default", scheduler: str | None = None) -> None:
-        """A small pause pod (10m, 16Mi), for `scheduler` or the default one."""
-        spec: dict[str, Any] = {
-            "containers": [
-                {
-                    "name": "pause",
-                    "image": pause_image(),
-                    "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-                }
-            ],
-            "terminationGracePeriodSeconds": 0,
-        }
+    def create_pod(
+        self,
+        name: str,
+        namespace: str = "default",
+        scheduler: str | None = None,
+        requests: tuple[str, str] = ("10m", "16Mi"),
+        labels: dict[str, str] | None = None,
+    ) -> None:
+        """A pause pod asking for `requests` (cpu, memory), for `scheduler` or the default one."""
+        cpu, memory = requests
+        asks = {"requests": {"cpu": cpu, "memory": memory}}
+        pause = {"name": "pause", "image": pause_image(), "resources": asks}
+        spec: dict[str, Any] = {"containers": [pause], "terminationGracePeriodSeconds": 0}
         if scheduler:
             spec["schedulerName"] = scheduler
-        self.request(
-            "POST",
-            f"/api/v1/namespaces/{namespace}/pods",
-            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec},
-        )
+        meta = {"name": name, "labels": labels or {}}
+        body = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+        self.request("POST", f"/api/v1/namespaces/{namespace}/pods", body)
 
     def pod(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
         return self.get(f"/api/v1/namespaces/{namespace}/pods/{name}")

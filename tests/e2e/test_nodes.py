@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harness.kube import NAME, NS, ApiError, Kube, config_map_path, most_allocated_nodes, ready, settled
-from harness.lab import LAB, dev_config, facts, lab, pause_image, poll
+from harness.lab import LAB, dev_config, facts, lab, poll
 from harness.ssh import ssh
 from harness.stacks import LabStack, Stacks
 from harness.watch import CRASH_FAILOVER_BOUND_S, RELEASE_FAILOVER_BOUND_S, LeaseWatch, takeover
@@ -234,32 +234,17 @@ def test_a_node_drain_honours_the_disruption_budget(deployed: LabStack, kube: Ku
 # ------------------------------------------------------------------ placement
 
 
+FILL = ("250m", "256Mi")  # what each placed pod asks for (cpu, memory)
+
+
 def place(kube: Kube, count: int, scheduler: str | None) -> list[tuple[str, set[str]]]:
     """Create `count` pods one after another (each bound before the next); return for each the
     node it got and the nodes MostAllocated ranked first just before."""
     placed = []
     for i in range(count):
-        expected = most_allocated_nodes(kube, incoming=("250m", "256Mi"))
+        expected = most_allocated_nodes(kube, incoming=FILL)
         name = f"fill-{scheduler or 'default'}-{i}-{uuid.uuid4().hex[:4]}"
-        spec: dict[str, Any] = {
-            "containers": [
-                {
-                    "name": "pause",
-                    "image": pause_image(),
-                    "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}},
-                }
-            ],
-            "terminationGracePeriodSeconds": 0,
-        }
-        if scheduler:
-            spec["schedulerName"] = scheduler
-        body = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": name, "labels": {"fill": "1"}},
-            "spec": spec,
-        }
-        kube.request("POST", "/api/v1/namespaces/default/pods", body)
+        kube.create_pod(name, scheduler=scheduler, requests=FILL, labels={"fill": "1"})
         node, _ = kube.wait_bound(name, 30)
         placed.append((node, expected))
     return placed
