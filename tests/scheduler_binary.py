@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.support import token_kubeconfig
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path(os.environ.get("KSCHED_CACHE") or Path.home() / ".cache" / "ksched")
 # The newest patch of each supported minor the Go module proxy serves complete (v1.31.14's
@@ -26,14 +28,7 @@ NEWEST_PATCH = {
     36: "v1.36.3",
     37: "v1.37.2",
 }
-_KUBECONFIG = {
-    "apiVersion": "v1",
-    "kind": "Config",
-    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
-    "users": [{"name": "u", "user": {"token": "not-used"}}],
-    "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-    "current-context": "c",
-}
+_KUBECONFIG = token_kubeconfig("https://127.0.0.1:1", "not-used")
 
 
 def kube_scheduler(version: str) -> Path:

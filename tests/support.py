@@ -35,6 +35,19 @@ __all__ = [
 DELETE = object()
 
 
+def token_kubeconfig(server: str, token: str, context: str = "c") -> dict[str, Any]:
+    """A kubeconfig of one cluster "c" at `server`, one user "u" with a bearer token, and the
+    context `context` between them, current."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": server}}],
+        "users": [{"name": "u", "user": {"token": token}}],
+        "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}],
+        "current-context": context,
+    }
+
+
 def mutate(config: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """Copy of `config` with `path` ("bareMetal.hosts.1.address") set, or deleted if value is DELETE."""
     out = copy.deepcopy(config)

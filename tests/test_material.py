@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from components.config import ConfigError, load_config
-from tests.support import Pki, as_raw, base_config, make_ca, mutate, pem_key, problem_texts
+from tests.support import Pki, as_raw, base_config, make_ca, mutate, pem_key, problem_texts, token_kubeconfig
 
 
 def _pem(cert: Any) -> str:
@@ -127,14 +127,7 @@ def test_ssh_key_file_others_can_read_is_refused(pki: Pki, tmp_path: Path) -> No
 
 
 def _kubeconfig(**changes: Any) -> str:
-    doc: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": "https://10.0.0.1:6443"}}],
-        "users": [{"name": "u", "user": {"token": "t0k3n"}}],
-        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-        "current-context": "x",
-    }
+    doc = token_kubeconfig("https://10.0.0.1:6443", "t0k3n", context="x")
     doc.update(changes)
     return yaml.safe_dump(doc)
 
