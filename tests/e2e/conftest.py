@@ -5,7 +5,8 @@ kept, and brought back afterwards if it was up: the dev stack stays in step with
 
 Shared fixtures: `kube` (the lab's API server as its admin), `module_stacks` (stacks that live as
 long as the test module: a module makes its own `stack` with it), `new_stack` (stacks that live as
-long as one test), and `deployed` (the module's `stack` at the dev config, deployed).
+long as one test), and `deployed` (the module's `stack` at the dev config, deployed). A module's
+`FIGURES` (what it measured) are written when it ends (harness.lab.write_figures).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.kube import Kube
-from harness.lab import dev_config, own_lab
+from harness.lab import dev_config, own_lab, write_figures
 from harness.stacks import LabStack, Stacks, lab_passphrase
 
 
@@ -32,6 +33,14 @@ def passphrase() -> Iterator[None]:
     """Each module's lab stacks run inline with their passphrase (harness.stacks.lab_passphrase)."""
     with lab_passphrase():
         yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_figures(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    figures = getattr(request.module, "FIGURES", None)
+    if figures:
+        write_figures(request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_"), figures)
 
 
 @pytest.fixture(scope="module")

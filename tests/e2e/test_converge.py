@@ -13,31 +13,24 @@ from __future__ import annotations
 import contextlib
 import io
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from harness.kube import Kube, config_map_path
-from harness.lab import MASTERS, lab, write_figures
+from harness.lab import MASTERS, lab
 from harness.ssh import ssh
 from harness.stacks import LabStack, Stacks, changes
 from scripts.stack import deploy, summary
 
 pytestmark = pytest.mark.lab
 
-TIMINGS: dict[str, dict[str, Any]] = {}
+FIGURES: dict[str, dict[str, Any]] = {}
 OBJECTS = (
     "/apis/apps/v1/namespaces/kube-system/deployments/custom-k8s-scheduler",
     "/apis/rbac.authorization.k8s.io/v1/clusterroles/custom-k8s-scheduler",
     "/api/v1/namespaces/kube-system/serviceaccounts/custom-k8s-scheduler",
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def timings() -> Iterator[None]:
-    yield
-    write_figures("converge", TIMINGS)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +61,7 @@ def make_up(stack: LabStack, state: str) -> dict[str, int]:
     assert "kube-system/kube-scheduler           held by master-" in text, text
     assert rc == 0, text
     found = changes(result)
-    TIMINGS[state] = {"up_seconds": round(seconds, 1), "changes": found}
+    FIGURES[state] = {"up_seconds": round(seconds, 1), "changes": found}
     print(f"\n{state}: make up converged in {seconds:.1f}s, {found}")
     return found
 

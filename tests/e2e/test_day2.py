@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from cryptography import x509
 from pulumi import automation as auto
 
 from harness.kube import Kube
-from harness.lab import MASTERS, ROOT, dev_config, facts, poll, write_figures
+from harness.lab import MASTERS, ROOT, dev_config, facts, poll
 from harness.ssh import ssh
 from harness.stacks import LabStack, Stacks, changes
 from harness.watch import RELEASE_FAILOVER_BOUND_S, Monitor
@@ -73,12 +72,6 @@ def at_previous_minor() -> dict[str, Any]:
 def at_lab_version() -> dict[str, Any]:
     """The masters at the lab's version: its binary, its version."""
     return bare_metal(facts()["k8s_version"])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def figures() -> Iterator[None]:
-    yield
-    write_figures("day2", FIGURES)
 
 
 @pytest.fixture(scope="module")
