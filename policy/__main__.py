@@ -12,10 +12,11 @@ so an SDK that renamed them fails loudly instead of silently passing everything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,17 +70,25 @@ def _raw(message: struct_pb2.Struct) -> Props:
     return decoded
 
 
+@contextlib.contextmanager
+def _held(store: dict[str, Props], found: dict[str, Props]) -> Iterator[None]:
+    """`found` (URN -> raw properties) in `store` while the SDK's handler runs, then gone."""
+    with _lock:
+        store.update(found)
+    try:
+        yield
+    finally:
+        with _lock:
+            for urn in found:
+                store.pop(urn, None)
+
+
 def _wrap_analyze(orig: Analyze) -> Analyze:
     def analyze(
         self: object, request: analyzer_pb2.AnalyzeRequest, context: object
     ) -> analyzer_pb2.AnalyzeResponse:
-        with _lock:
-            _inputs[request.urn] = _raw(request.properties)
-        try:
+        with _held(_inputs, {request.urn: _raw(request.properties)}):
             return orig(self, request, context)
-        finally:
-            with _lock:
-                _inputs.pop(request.urn, None)
 
     return analyze
 
@@ -88,15 +97,8 @@ def _wrap_analyze_stack(orig: AnalyzeStack) -> AnalyzeStack:
     def analyze_stack(
         self: object, request: analyzer_pb2.AnalyzeStackRequest, context: object
     ) -> analyzer_pb2.AnalyzeResponse:
-        with _lock:
-            for r in request.resources:
-                _outputs[r.urn] = _raw(r.properties)
-        try:
+        with _held(_outputs, {r.urn: _raw(r.properties) for r in request.resources}):
             return orig(self, request, context)
-        finally:
-            with _lock:
-                for r in request.resources:
-                    _outputs.pop(r.urn, None)
 
     return analyze_stack
 
