@@ -19,22 +19,22 @@ OWNER_ANNOTATION = "kube-scheduler-pulumi/owner"
 
 SAMPLE_NAMESPACE = "default"
 
-# (kind) -> (API path prefix, namespaced)
-_PATHS: dict[str, tuple[str, bool]] = {
-    "ServiceAccount": ("/api/v1", True),
-    "ConfigMap": ("/api/v1", True),
-    "Pod": ("/api/v1", True),
-    "Secret": ("/api/v1", True),
-    "Service": ("/api/v1", True),
-    "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", False),
-    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", False),
-    "Role": ("/apis/rbac.authorization.k8s.io/v1", True),
-    "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", True),
-    "Deployment": ("/apis/apps/v1", True),
-    "PodDisruptionBudget": ("/apis/policy/v1", True),
-    "Lease": ("/apis/coordination.k8s.io/v1", True),
-    "ServiceMonitor": ("/apis/monitoring.coreos.com/v1", True),  # the Prometheus Operator's
+# API path prefix -> {kind: namespaced}
+_GROUPS: dict[str, dict[str, bool]] = {
+    "/api/v1": {"ServiceAccount": True, "ConfigMap": True, "Pod": True, "Secret": True, "Service": True},
+    "/apis/rbac.authorization.k8s.io/v1": {
+        "ClusterRole": False,
+        "ClusterRoleBinding": False,
+        "Role": True,
+        "RoleBinding": True,
+    },
+    "/apis/apps/v1": {"Deployment": True},
+    "/apis/policy/v1": {"PodDisruptionBudget": True},
+    "/apis/coordination.k8s.io/v1": {"Lease": True},
+    "/apis/monitoring.coreos.com/v1": {"ServiceMonitor": True},  # the Prometheus Operator's
 }
+# kind -> (API path prefix, namespaced)
+_PATHS = {kind: (prefix, ns) for prefix, kinds in _GROUPS.items() for kind, ns in kinds.items()}
 
 
 @dataclass(frozen=True, order=True)
