@@ -1,11 +1,12 @@
 """Every value rule the program enforces, written once.
 
 Each function returns None when the value is fine, or the problem as "expected ..., got ...". The
-stack-config model (components/config.py) turns a problem into a line naming the config key; the
-renderers call the same functions on their specs and refuse what fails (they cannot be reached
-with a value the config accepted). Limits come from what the receiving side refuses: the
-scheduler decodes its config into int32/float32/time.Duration fields, client-go's leader elector
-refuses renewDeadline <= 1.2 * retryPeriod, the API server validates names and quantities.
+stack-config model (components/config/schema.py, where a field's rule is its type) turns a problem
+into a line naming the config key; the renderers call the same functions on their specs and refuse
+what fails (they cannot be reached with a value the config accepted). Limits come from what the
+receiving side refuses: the scheduler decodes its config into int32/float32/time.Duration fields,
+client-go's leader elector refuses renewDeadline <= 1.2 * retryPeriod, the API server validates
+names and quantities.
 """
 
 from __future__ import annotations
