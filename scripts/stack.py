@@ -216,18 +216,25 @@ def summary(stack: auto.Stack) -> int:
         sample = kubectl(cfg, "-n", SAMPLE_NAMESPACE, "get", "pod", sample_name)
         print("pods (node, phase, ready, bound by):")
         for p in (pods or {}).get("items", []) + ([sample] if sample else []):
-            node = p["spec"].get("nodeName") or "(not bound)"
-            phase = p.get("status", {}).get("phase", "?")
-            ready = any(
-                c["type"] == "Ready" and c["status"] == "True"
-                for c in p.get("status", {}).get("conditions", [])
-            )
-            problems += node == "(not bound)" or (ic.wait_for_ready and not ready)
-            sched = p["spec"].get("schedulerName", "default-scheduler")
-            name = f"{p['metadata']['namespace']}/{p['metadata']['name']}"
-            state = f"{phase:<8} {'ready' if ready else 'NOT ready':<9}"
-            print(f"  {name:<52} {node:<10} {state} by {sched}")
+            line, problem = pod_line(p, ic.wait_for_ready)
+            problems += problem
+            print(line)
     return 1 if problems else 0
+
+
+def pod_line(pod: dict[str, Any], want_ready: bool) -> tuple[str, bool]:
+    """A pod's line of the summary, and whether it is a problem: not bound, or (when the stack
+    waits for readiness) not ready. A pod being deleted is on its way out, not one the stack runs:
+    shown, never a problem (its replacement is listed beside it)."""
+    node = pod["spec"].get("nodeName") or "(not bound)"
+    status = pod.get("status", {})
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
+    leaving = bool(pod["metadata"].get("deletionTimestamp"))
+    phase = "Terminating" if leaving else status.get("phase", "?")
+    problem = not leaving and (node == "(not bound)" or (want_ready and not ready))
+    sched = pod["spec"].get("schedulerName", "default-scheduler")
+    name = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+    return f"  {name:<52} {node:<10} {phase:<8} {'ready' if ready else 'NOT ready':<9} by {sched}", problem
 
 
 def progress(line: str) -> None:
