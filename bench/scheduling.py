@@ -2,8 +2,10 @@
 (scheduler_perf's throughput and latency figures), on the lab: the bare-metal default-scheduler
 (three masters, one leading) and the in-cluster custom scheduler (two replicas on real nodes),
 each at three client-side limits (qps/burst) set the way a user sets them (the stack's config and
-`up`), on 100 KWOK nodes, three runs each. Writes .bench/scheduling.json and the PNG plots in
-docs/bench/, removes everything it created, prints a table and what the figures say.
+`up`), on 100 KWOK nodes, three runs each; then the lease holder through failovers and rolling
+changes, and a rolling change of the masters under load as the lab's Prometheus sees it
+(bench/prometheus_view.py). Writes .bench/scheduling.json and the PNG plots in docs/bench/,
+removes everything it created, prints a table and what the figures say.
 
     python bench/scheduling.py [--pods 1000] [--nodes 100] [--runs 3]
 """
@@ -31,6 +33,7 @@ from bench.records import (
     RunRecord,
     case_record,
     load,
+    observed_summary,
     recommendations,
     run_record,
     save,
@@ -286,6 +289,8 @@ def main() -> None:
         print(f"plot: {path.relative_to(ROOT)}")
     print("\n".join(table(results)))
     print("\n".join(recommendations(results, {name: qps for name, (qps, _) in DEFAULTS.items()})))
+    if "observed" in results:
+        print("\n".join(observed_summary(results["observed"])))
     print(f"figures in {out.relative_to(ROOT)} (Kubernetes {results.get('k8s_version', '?')})")
 
 
