@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from ksched_lab import prometheus, state_store
+from ksched_lab import operator_crds, prometheus, state_store
 from ksched_lab.control_plane import (
     ensure_apiserver,
     ensure_bridge,
@@ -90,7 +90,10 @@ USAGE = """usage: lab/lab.sh COMMAND
                        the S3-compatible Pulumi state store (SeaweedFS) for team use (README)
   prometheus start|stop|status|install
                        Prometheus on the stack's monitoring files (`make prometheus` writes them
-                       and starts it; docs/monitoring.md); install: only build it"""
+                       and starts it; docs/monitoring.md); install: only build it
+  operator-crds install
+                       generate the Prometheus Operator's ServiceMonitor CRD (no operator) and
+                       print its path; the monitoring suite serves it in the lab"""
 
 PER_MASTER: dict[str, Callable[[str], None]] = {
     "stop-master": power_off,  # an outage: the disk is kept for start-master
@@ -123,5 +126,7 @@ def main(argv: list[str]) -> int:
         return state_store.main([argv[2]])
     if len(argv) == 3 and argv[1] == "prometheus" and argv[2] in ("start", "stop", "status", "install"):
         return prometheus.main(argv[2])
+    if argv[1:] == ["operator-crds", "install"]:
+        return operator_crds.main("install")
     print(USAGE, file=sys.stderr)
     return 2
