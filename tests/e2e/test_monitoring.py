@@ -3,6 +3,10 @@ started on nothing but the stack's monitoring outputs (scrape configuration, rul
 certificate and key), scrapes both schedulers and fires the stack's alerts:
 
 - every master and every in-cluster replica is `up == 1`;
+- with the Prometheus Operator's ServiceMonitor CRD served (generated from the operator's API
+  types by its own generator; no operator runs), the stack detects the kind and makes a
+  ServiceMonitor the API server accepts, which selects the metrics Service and carries the
+  reader's identity;
 - a master's /metrics refuses a client certificate the cluster CA signed for a user without the
   reader's role (403), and serves the reader's;
 - every master's kube-scheduler stopped: the scheduler-down alert of the masters' job fires within
@@ -21,6 +25,7 @@ are the rule's).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import re
 import ssl
@@ -69,8 +74,35 @@ def config() -> dict[str, Any]:
     return cfg
 
 
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+SERVICE_MONITORS = f"/apis/monitoring.coreos.com/v1/namespaces/{NS}/servicemonitors"
+
+
 @pytest.fixture(scope="module")
-def stack(module_stacks: Stacks) -> LabStack:
+def operator_crd(kube: Kube) -> Iterator[None]:
+    """The Prometheus Operator's ServiceMonitor CRD, generated from the operator's API types by
+    its own generator (`lab/lab.sh operator-crds install`), served before the stack deploys and
+    removed after it is destroyed. No operator runs: the API server validates what the stack makes."""
+    path = lab("operator-crds", "install", timeout=1800).strip().splitlines()[-1]
+    crd = yaml.safe_load(Path(path).read_text())
+    name = crd["metadata"]["name"]
+
+    def established() -> bool:
+        # a CRD just made has status.conditions null until the API server has looked at it
+        conditions = ((kube.get(f"{CRDS}/{name}") or {}).get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    kube.request("POST", CRDS, crd)
+    try:
+        poll(established, 60, what=f"CRD {name} established")
+        yield
+    finally:
+        kube.request("DELETE", f"{CRDS}/{name}")
+
+
+@pytest.fixture(scope="module")
+def stack(operator_crd: None, module_stacks: Stacks) -> LabStack:
+    # the CRD first: served when the stack asks, removed only after the stack is destroyed
     s = module_stacks("monitoring", config())
     assert deploy(s.stack, s.output.append).summary.result == "succeeded"
     return s
@@ -172,6 +204,54 @@ def test_every_master_and_every_replica_is_up(
     )
     # every connection verified the target's certificate with the reader's identity: no target errs
     assert all(t["health"] == "up" and not t["lastError"] for t in prom.targets())
+
+
+def test_a_service_monitor_where_the_operator_crd_is_served(
+    outputs: dict[str, Any], stack: LabStack, kube: Kube
+) -> None:
+    """The stack found the kind and made a ServiceMonitor the API server accepted under the
+    operator's schema; it selects the metrics Service (whose instance label names the job the
+    rules alert on), scrapes its port over TLS for the serving certificate's name, with the
+    reader's certificate from a Secret that holds it."""
+    (monitor,) = kube.items(SERVICE_MONITORS)
+    assert "kubernetes:monitoring.coreos.com/v1:ServiceMonitor" in stack.state_on_disk()  # the stack's
+    spec = monitor["spec"]
+    (service,) = [
+        s
+        for s in kube.items(f"/api/v1/namespaces/{NS}/services")
+        if spec["selector"]["matchLabels"].items() <= s["metadata"].get("labels", {}).items()
+    ]
+    assert service["metadata"]["labels"][spec["jobLabel"]] == in_cluster_job(outputs)
+    assert spec["namespaceSelector"]["matchNames"] == [NS]
+    (endpoint,) = spec["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert endpoint["scheme"].lower() == "https"
+    tls = endpoint["tlsConfig"]
+    secret = kube.read(f"/api/v1/namespaces/{NS}/secrets/{tls['cert']['secret']['name']}")
+
+    def held(ref: dict[str, str]) -> str:
+        return base64.b64decode(secret["data"][ref["key"]]).decode()
+
+    # what the Prometheus bundle holds: the reader's certificate and key, the cluster CA
+    files = bundle_files(outputs)
+    (reader_crt,) = [
+        text
+        for path, (_, text) in files.items()
+        if path.startswith("pki/") and path.endswith(".crt") and path != "pki/ca.crt"
+    ]
+    assert held(tls["cert"]["secret"]) == reader_crt
+    assert held(tls["ca"]["secret"]) == files["pki/ca.crt"][1]
+    assert held(tls["keySecret"]) == outputs["monitoringReaderKey"]
+    # the name the replicas' serving certificate is for: a scrape verifies it
+    (pod,) = scheduler_pods(kube)[:1]
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    serving = next(v["secret"]["secretName"] for v in volumes.values() if "secret" in v)
+    served = kube.read(f"/api/v1/namespaces/{NS}/secrets/{serving}")
+    cert = x509.load_pem_x509_certificate(base64.b64decode(served["data"]["tls.crt"]))
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName
+    )
+    assert tls["serverName"] in names
 
 
 # ------------------------------------------------------------------ (d) /metrics needs the role
