@@ -141,8 +141,8 @@ def observed_plot(observed: ObservedRecord, path: Path) -> Path:
     """Prometheus' view of the rolling change, per master: scraped (up), leading (the leader
     gauge), pods scheduled a second (stacked); the change's `up` shaded."""
     panels = [
-        ("up", "scraped (up)"),
-        ("leader", "leads (leader_election_master_status)"),
+        ("up", "scraped (up == 1: band; failed scrape: thin line)"),
+        ("leader", "leads (leader_election_master_status == 1: band)"),
         ("scheduled", "pods scheduled / s"),
     ]
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, 6.4), sharex=True, squeeze=False)
@@ -157,10 +157,15 @@ def observed_plot(observed: ObservedRecord, path: Path) -> Path:
             ax.stackplot(times, values, labels=masters, step="post", alpha=0.8)
         else:
             for n, m in enumerate(masters):
-                # one row per master: 1 drawn at n + 0.8, 0 at n; a gap where it has no sample
+                # one row per master: a thin line where it has a sample (a gap where it has none),
+                # a wide band where the value is 1 (scraped; leading)
                 ts, vs = _broken(series.get(m, []), step)
-                ax.step(ts, [n + 0.8 * v for v in vs], where="post", label=m)
-            ax.set_yticks([n + 0.4 for n in range(len(masters))], masters, fontsize=7)
+                (line,) = ax.step(ts, [n] * len(ts), where="post", linewidth=0.8, label=m)
+                on = [v >= 1 for v in vs]
+                band = {"step": "post", "color": line.get_color(), "alpha": 0.7}
+                ax.fill_between(ts, n - 0.3, n + 0.3, where=on, **band)
+            ax.set_yticks(range(len(masters)), masters, fontsize=7)
+            ax.set_ylim(-0.6, len(masters) - 0.4)
         ax.axvspan(*observed["change"], color="grey", alpha=0.15, label="rolling change (`up`)")
         ax.set_title(title, fontsize=9, loc="left")
         ax.grid(axis="x", alpha=0.3)
