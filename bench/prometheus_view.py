@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.records import ObservedRecord, observed_record
+from components.config import BareMetal
 from components.render.monitoring import MASTERS_JOB
 from harness import prometheus
 from harness.kube import Kube, settled
@@ -21,6 +22,7 @@ from harness.lab import dev_config, lab, poll
 from harness.stacks import LabStack
 
 SCRAPE_S = 2  # short, so that a restart of a few seconds shows (the stack's default is 30 s)
+RATE_WINDOW_S = 4 * SCRAPE_S  # what `rate` needs to see a few scrapes
 RATE_PER_S = 20.0  # pods created a second: far under every client-side limit
 STEADY_S = 20.0  # load before the change starts and after it ends
 # Prometheus' own view, one matrix per panel: the masters' job, by master
@@ -28,7 +30,7 @@ QUERIES = {
     "up": f'up{{job="{MASTERS_JOB}"}}',
     "leader": f'leader_election_master_status{{job="{MASTERS_JOB}",name="kube-scheduler"}}',
     "scheduled": "sum by (node) (rate(scheduler_schedule_attempts_total"
-    f'{{job="{MASTERS_JOB}",result="scheduled"}}[{4 * SCRAPE_S}s]))',
+    f'{{job="{MASTERS_JOB}",result="scheduled"}}[{RATE_WINDOW_S}s]))',
 }
 
 
@@ -67,7 +69,7 @@ def rolling_change(kube: Kube, stack: LabStack, create: Callable[[Kube, str, str
         start = time.time()
         ns = _steady_load(kube, create, stop)
         time.sleep(STEADY_S)
-        cfg["bareMetal"]["verbosity"] = int(cfg["bareMetal"].get("verbosity", 2)) + 1
+        cfg["bareMetal"]["verbosity"] = int(cfg["bareMetal"].get("verbosity", BareMetal().verbosity)) + 1
         print(
             f"==> rolling change (bareMetal.verbosity {cfg['bareMetal']['verbosity']}) under load", flush=True
         )
@@ -76,7 +78,7 @@ def rolling_change(kube: Kube, stack: LabStack, create: Callable[[Kube, str, str
         ended = time.time()
         time.sleep(STEADY_S)
         stop.set()
-        time.sleep(4 * SCRAPE_S)  # the last rate window, scraped
+        time.sleep(RATE_WINDOW_S)  # the last rate window, scraped
         end = time.time()
         matrices: dict[str, list[dict[str, Any]]] = {
             name: prom.query_range(expr, start, end, SCRAPE_S / 2) for name, expr in QUERIES.items()

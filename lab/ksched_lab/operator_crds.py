@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ksched_lab.settings import CACHE
-from ksched_lab.util import go_env
+from ksched_lab.util import go_env, tail
 
 API_MODULE = "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring"
 API_VERSION = "v0.95.2"
@@ -47,8 +47,7 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> None:
         done = subprocess.run(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     rc = done.returncode
     if rc != 0:
-        tail = "\n".join(LOG.read_text(errors="replace").splitlines()[-30:])
-        fail(f"{argv[0]} {argv[1]} failed (rc={rc}); last lines of {LOG}:\n{tail}")
+        fail(f"{argv[0]} {argv[1]} failed (rc={rc}); last lines of {LOG}:\n{tail(LOG)}")
 
 
 def _controller_gen() -> Path:

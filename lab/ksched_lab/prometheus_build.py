@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ksched_lab.settings import CACHE
-from ksched_lab.util import go_env
+from ksched_lab.util import go_env, tail
 
 MODULE = "github.com/prometheus/prometheus"
 VERSION = "v0.316.0"
@@ -111,8 +111,7 @@ def _build(gobin: Path) -> None:
                 say(f"{last - t0:4.0f}s: {downloads} modules downloaded, {packages} packages built")
         rc = proc.wait()
     if rc != 0:
-        tail = "\n".join(LOG.read_text(errors="replace").splitlines()[-30:])
-        fail(f"go install failed (rc={rc}); last lines of {LOG}:\n{tail}")
+        fail(f"go install failed (rc={rc}); last lines of {LOG}:\n{tail(LOG)}")
     say(f"built {packages} packages in {time.monotonic() - t0:.0f}s ({downloads} modules downloaded)")
 
 

@@ -49,7 +49,7 @@ from ksched_lab.state_store_bucket import (
     writable,
 )
 from ksched_lab.state_store_build import MODULE, RELEASE, VERSION, WEED, binary_ok, fail, install, say
-from ksched_lab.util import spawn
+from ksched_lab.util import spawn, tail, write
 
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 45.0  # the filer's gRPC server waits up to 15 s for streams before it stops
@@ -126,8 +126,8 @@ def start(data_dir: Path = DATA_DIR) -> dict[str, str]:
         credentials(data_dir)
         p["volumes"].mkdir(parents=True, exist_ok=True)
         proc = spawn(argv, p["log"], data_dir)
-        p["pid"].write_text(f"{proc.pid}\n")
-        p["argv"].write_text(json.dumps(argv) + "\n")
+        write(p["pid"], f"{proc.pid}\n")
+        write(p["argv"], json.dumps(argv) + "\n")
         pid = proc.pid
         say(f"started SeaweedFS {RELEASE} (pid {pid}), data in {data_dir}, log {p['log']}")
     deadline = time.monotonic() + START_TIMEOUT
@@ -135,7 +135,7 @@ def start(data_dir: Path = DATA_DIR) -> dict[str, str]:
         # until our child has exec'd, its cmdline is Python's: ask the child itself
         exited = proc.poll() is not None if proc is not None else _read_pid(data_dir) is None
         if exited:
-            fail(f"SeaweedFS exited; last lines of {p['log']}:\n{_tail(p['log'])}")
+            fail(f"SeaweedFS exited; last lines of {p['log']}:\n{tail(p['log'])}")
         if tcp_open(S3_PORT):
             try:
                 if not bucket_exists() and create_bucket() and bucket_exists():
@@ -145,17 +145,10 @@ def start(data_dir: Path = DATA_DIR) -> dict[str, str]:
             except subprocess.TimeoutExpired:
                 pass
         if time.monotonic() > deadline:
-            last = _tail(p["log"])
+            last = tail(p["log"])
             fail(f"SeaweedFS not ready after {START_TIMEOUT:.0f}s; last lines of {p['log']}:\n{last}")
         time.sleep(1.0)
     return env(data_dir)
-
-
-def _tail(path: Path, n: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
-    except OSError:
-        return ""
 
 
 def _group_alive(pgid: int) -> bool:
